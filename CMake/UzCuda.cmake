@@ -1,0 +1,27 @@
+# UZ_CUDA=AUTO|ON|OFF: the CUDA backend (core/cuda/*.cu) for sm_90 with a PTX
+# fallback, built when nvcc is found (AUTO) or required (ON).
+set(UZ_HAVE_CUDA OFF)
+if(NOT UZ_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 90) # sm_90 SASS plus compute_90 PTX
+    endif()
+    enable_language(CUDA)
+    find_package(CUDAToolkit REQUIRED)
+    set(UZ_HAVE_CUDA ON)
+  elseif(UZ_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "UZ_CUDA=ON but no CUDA compiler (nvcc) was found: install the CUDA Toolkit or set UZ_CUDA=OFF")
+  endif()
+endif()
+message(STATUS "unizoo CUDA backend: ${UZ_HAVE_CUDA}")
+
+function(uz_attach_cuda target)
+  if(UZ_HAVE_CUDA)
+    file(GLOB cuda_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/core/cuda/*.cu)
+    target_sources(${target} PRIVATE ${cuda_sources})
+    target_compile_definitions(${target} PUBLIC UZ_HAVE_CUDA)
+    target_link_libraries(${target} PUBLIC CUDA::cudart CUDA::cublas CUDA::cublasLt)
+  endif()
+endfunction()

@@ -1,0 +1,9 @@
+/* The CPU kernel table: the reference every other backend is tested against. */
+#include "../backend.h"
+#include "kernels_cpu.h"
+
+const uz_backend uz_backend_cpu = {
+    .name = "cpu",
+    .copy = &uz_cpu_kernels_copy,
+    .blas = &uz_cpu_kernels_blas,
+};
