@@ -1,0 +1,77 @@
+/* Kernel table of the fused neural-network ops (core/ops_nn.h). Rows are the
+ * last dim: n rows of c elements, contiguous. Gradient outputs accumulate
+ * (+=); a NULL gradient output is skipped. */
+#ifndef UZ_KERNELS_NN_H
+#define UZ_KERNELS_NN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tensor.h"
+
+/* An additive mask read through broadcast strides, so a [T, T] attention
+ * mask serves every batch and head without a copy. Row r of the [n, c] view
+ * is decomposed row-major over shape[0..ndim) (the outer dims of the masked
+ * tensor); element (r, j) is data[sum_d idx_d * stride[d] + j * col_stride].
+ * Broadcast dims have stride 0. */
+typedef struct uz_nn_mask {
+    const float *data;
+    int ndim;
+    int64_t shape[UZ_MAX_DIMS];
+    int64_t stride[UZ_MAX_DIMS];
+    int64_t col_stride;
+} uz_nn_mask;
+
+struct uz_kernels_nn {
+    /* y = softmax(x + mask) or log_softmax(x + mask) per row; mask NULL for
+     * none. -INFINITY logits are excluded; a row with no finite logit gives
+     * zeros (softmax) or -INFINITY (log-softmax). */
+    void (*softmax_forward)(float *y, const float *x, const uz_nn_mask *mask, int64_t n,
+                            int64_t c, bool log);
+    /* dx += d/dx from the saved output y; excluded entries get no gradient. */
+    void (*softmax_backward)(float *dx, const float *dy, const float *y, int64_t n, int64_t c,
+                             bool log);
+
+    /* loss[0] = sum over rows with targets[i] != ignore_index of
+     * lse_i - (1 - smoothing) x[i, t_i] - smoothing / c * sum_j x[i, j],
+     * divided by count (NaN when count is 0, as PyTorch). Writes the row
+     * log-sum-exps to lse[n]; row_loss[n] is scratch. Targets are in range. */
+    void (*cross_entropy_forward)(float *loss, float *lse, float *row_loss, const float *x,
+                                  const int32_t *targets, int64_t n, int64_t c,
+                                  int32_t ignore_index, float smoothing, int64_t count);
+    /* dx[i, j] += scale * (softmax_ij - smoothing / c - (1 - smoothing) [j == t_i])
+     * for non-ignored rows, softmax recomputed from x and lse. */
+    void (*cross_entropy_backward)(float *dx, const float *x, const float *lse,
+                                   const int32_t *targets, int64_t n, int64_t c,
+                                   int32_t ignore_index, float smoothing, float scale);
+
+    /* y = (x - mean) * rstd * w + b per row (w, b NULL: 1 and 0); saves
+     * mean[n] and rstd[n] = 1 / sqrt(biased var + eps). */
+    void (*layer_norm_forward)(float *y, float *mean, float *rstd, const float *x,
+                               const float *w, const float *b, int64_t n, int64_t c, float eps);
+    void (*layer_norm_backward)(float *dx, float *dw, float *db, const float *dy, const float *x,
+                                const float *w, const float *mean, const float *rstd, int64_t n,
+                                int64_t c);
+
+    /* Element i is dropped when uz_rng_uniform(seed, stream, i) < p and
+     * otherwise scaled by 1 / (1 - p); p == 1 drops everything. */
+    void (*dropout_forward)(float *y, const float *x, int64_t n, float p, uint64_t seed,
+                            uint64_t stream);
+    void (*dropout_backward)(float *dx, const float *dy, int64_t n, float p, uint64_t seed,
+                             uint64_t stream);
+
+    /* y[i, :] = table[ids[i], :] for n ids in [0, V), rows of d. */
+    void (*embedding_forward)(float *y, const float *table, const int32_t *ids, int64_t n,
+                              int64_t d);
+    /* dtable[ids[i], :] += dy[i, :] in id order, skipping ids == padding_idx. */
+    void (*embedding_backward)(float *dtable, const float *dy, const int32_t *ids, int64_t n,
+                               int64_t d, int32_t padding_idx);
+
+    /* y = x / max(||x||, eps) per row; saves the unclamped norm[n]. */
+    void (*l2_normalize_forward)(float *y, float *norm, const float *x, int64_t n, int64_t c,
+                                 float eps);
+    void (*l2_normalize_backward)(float *dx, const float *dy, const float *y, const float *norm,
+                                  int64_t n, int64_t c, float eps);
+};
+
+#endif
