@@ -27,10 +27,10 @@ struct uz_kernels_nn {
      * none. -INFINITY logits are excluded; a row with no finite logit gives
      * zeros (softmax) or -INFINITY (log-softmax). */
     void (*softmax_forward)(float *y, const float *x, const uz_nn_mask *mask, int64_t n,
-                            int64_t c, bool log);
+                            int64_t c, bool log_space);
     /* dx += d/dx from the saved output y; excluded entries get no gradient. */
     void (*softmax_backward)(float *dx, const float *dy, const float *y, int64_t n, int64_t c,
-                             bool log);
+                             bool log_space);
 
     /* loss[0] = sum over rows with targets[i] != ignore_index of
      * lse_i - (1 - smoothing) x[i, t_i] - smoothing / c * sum_j x[i, j],
@@ -39,11 +39,12 @@ struct uz_kernels_nn {
     void (*cross_entropy_forward)(float *loss, float *lse, float *row_loss, const float *x,
                                   const int32_t *targets, int64_t n, int64_t c,
                                   int32_t ignore_index, float smoothing, int64_t count);
-    /* dx[i, j] += scale * (softmax_ij - smoothing / c - (1 - smoothing) [j == t_i])
-     * for non-ignored rows, softmax recomputed from x and lse. */
-    void (*cross_entropy_backward)(float *dx, const float *x, const float *lse,
-                                   const int32_t *targets, int64_t n, int64_t c,
-                                   int32_t ignore_index, float smoothing, float scale);
+    /* dx[i, j] += dloss[0] / count * (softmax_ij - smoothing / c - (1 - smoothing) [j == t_i])
+     * for non-ignored rows, softmax recomputed from x and lse. dloss is read
+     * by the kernel so that it may live in device memory. */
+    void (*cross_entropy_backward)(float *dx, const float *dloss, const float *x,
+                                   const float *lse, const int32_t *targets, int64_t n, int64_t c,
+                                   int32_t ignore_index, float smoothing, int64_t count);
 
     /* y = (x - mean) * rstd * w + b per row (w, b NULL: 1 and 0); saves
      * mean[n] and rstd[n] = 1 / sqrt(biased var + eps). */

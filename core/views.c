@@ -177,7 +177,7 @@ uz_tensor *uz_expand(uz_ctx *ctx, uz_tensor *t, int ndim, const int64_t *shape)
             v->shape[i] = t->shape[j];
             v->stride[i] = t->stride[j];
             gs[i] = cs[j];
-        } else if (t->shape[j] == 1) {
+        } else if (t->shape[j] == 1 && want >= 0) {
             v->shape[i] = want;
             v->stride[i] = gs[i] = 0;
         } else {
@@ -246,6 +246,7 @@ uz_tensor *uz_reshape(uz_ctx *ctx, uz_tensor *t, int ndim, const int64_t *shape)
     }
     int64_t want[UZ_MAX_DIMS], known = 1, numel = uz_tensor_numel(t);
     int infer = -1;
+    bool negative = false; /* sizes below -1 can still multiply out to numel */
     for (int i = 0; i < ndim; i++) {
         want[i] = shape[i];
         if (shape[i] == -1) {
@@ -256,6 +257,7 @@ uz_tensor *uz_reshape(uz_ctx *ctx, uz_tensor *t, int ndim, const int64_t *shape)
             infer = i;
         } else {
             known *= shape[i];
+            negative = negative || shape[i] < 0;
         }
     }
     if (infer >= 0)
@@ -263,7 +265,7 @@ uz_tensor *uz_reshape(uz_ctx *ctx, uz_tensor *t, int ndim, const int64_t *shape)
     int64_t total = 1;
     for (int i = 0; i < ndim; i++)
         total *= want[i];
-    if (total != numel || (infer >= 0 && known * want[infer] != numel)) {
+    if (negative || total != numel || (infer >= 0 && known * want[infer] != numel)) {
         uz_tensor tmp = {.ndim = ndim};
         memcpy(tmp.shape, shape, sizeof(int64_t) * (size_t)ndim);
         char s2[UZ_SHAPE_STR_LEN];

@@ -2,7 +2,6 @@
  * can hit one target from several sources give each thread a disjoint set
  * of targets (whole outer rows, blocks of inner columns) and walk the
  * indices in order, so sums do not depend on the thread count. */
-#include "../kernels_index.h"
 #include "kernels_cpu.h"
 
 #include <string.h>

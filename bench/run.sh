@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Builds the Release benchmark, runs bench_ops (unizoo + OpenBLAS ceilings)
+# and torch_ops.py (PyTorch) alternately for ROUNDS rounds, and prints a
+# Markdown table: per case the median over rounds of each round's median time
+# (min over everything in brackets), GFLOP/s from the median, the speed ratio
+# torch/unizoo (> 1: unizoo faster), the OpenBLAS rate on the op's own GEMMs
+# and unizoo's share of it.
+#
+# usage: bench/run.sh [case-substring]      env: REPS (15), ROUNDS (3),
+#        BUILD_DIR (build-bench), THREADS (2), RAW (file to keep the JSON lines)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$root/build-bench}
+reps=${REPS:-15}
+rounds=${ROUNDS:-3}
+threads=${THREADS:-2}
+only=${1:-}
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DUZ_CUDA=OFF -DUZ_TESTS=OFF >/dev/null
+cmake --build "$build" -j"$threads" --target bench_ops >/dev/null
+
+export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
+raw=${RAW:-$(mktemp)}
+: >"$raw"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for ((r = 0; r < rounds; r++)); do
+    "$build/bench_ops" "$reps" $only >>"$raw"
+    /usr/bin/python3 "$root/bench/torch_ops.py" "$reps" $only >>"$raw"
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+/usr/bin/python3 - "$raw" "$reps" "$rounds" "$load_before" "$load_after" <<'EOF'
+import json, statistics, sys
+
+raw, reps, rounds, load_before, load_after = sys.argv[1:6]
+runs, info, errors = {}, {}, []
+for line in open(raw):
+    r = json.loads(line)
+    if "info" in r:
+        info[r["impl"]] = r["info"]
+    elif "error" in r:
+        errors.append("%s %s: %s" % (r["impl"], r["case"], r["error"]))
+    else:
+        runs.setdefault((r["impl"], r["case"]), []).append(r)
+
+def stat(impl, case):
+    rs = runs.get((impl, case))
+    if not rs:
+        return None
+    ms = statistics.median(x["ms"] for x in rs)
+    return ms, min(x["ms_min"] for x in rs), rs[0]["gflop"] / (ms * 1e-3)
+
+def fmt_ms(s):
+    return "%.2f (%.2f)" % (s[0], s[1]) if s else "-"
+
+def fmt_rate(s):
+    return "%.1f" % s[2] if s else "-"
+
+cases = []
+for impl, case in runs:
+    if case not in cases and case != "sgemm_2048":
+        cases.append(case)
+
+print("| case | unizoo ms (min) | GFLOP/s | torch ms (min) | GFLOP/s | torch/unizoo "
+      "| OpenBLAS GFLOP/s | unizoo % of OpenBLAS |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for case in cases:
+    u, t, b = stat("unizoo", case), stat("torch", case), stat("openblas", case)
+    ratio = "%.2f" % (t[0] / u[0]) if u and t else "-"
+    frac = "%.0f%%" % (100 * u[2] / b[2]) if u and b else "-"
+    print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (case, fmt_ms(u), fmt_rate(u), fmt_ms(t),
+          fmt_rate(t), ratio, fmt_rate(b), frac))
+peak, tpeak = stat("openblas", "sgemm_2048"), stat("torch", "sgemm_2048")
+if peak:
+    print("\nPeak: OpenBLAS SGEMM 2048^3 %.1f GFLOP/s (%.1f ms)%s." % (
+        peak[2], peak[0], ", torch.mm %.1f GFLOP/s" % tpeak[2] if tpeak else ""))
+print("%s rounds x %s reps, median of round medians; %s; %s. Load average before %s, after %s." % (
+    rounds, reps, info.get("unizoo", "?"), info.get("torch", "?"), load_before, load_after))
+for e in errors:
+    print("ERROR", e)
+EOF

@@ -1,0 +1,115 @@
+/* Transformer block on uz_linear, uz_attention, uz_layer_norm, uz_gelu,
+ * uz_dropout and uz_add. */
+#include "transformer.h"
+
+#include <stdio.h>
+
+static uz_tensor *declare(uz_params *p, const char *prefix, const char *name, int ndim,
+                          const int64_t *shape)
+{
+    char full[256];
+    if (snprintf(full, sizeof full, "%s%s", prefix, name) >= (int)sizeof full) {
+        UZ_FAIL(UZ_ERR_ARG, "transformer: parameter name prefix '%s' too long", prefix);
+        return NULL;
+    }
+    return uz_params_add(p, full, ndim, shape);
+}
+
+uz_status uz_transformer_block_declare(uz_transformer_block *b, uz_params *p, const char *prefix,
+                                       const uz_transformer_config *cfg)
+{
+    uz_transformer_config c = *cfg;
+    if (c.mlp_hidden == 0)
+        c.mlp_hidden = 4 * c.width;
+    if (c.ln_eps == 0.0f)
+        c.ln_eps = 1e-5f;
+    if (c.width <= 0 || c.heads <= 0 || c.width % c.heads != 0)
+        return UZ_FAIL(UZ_ERR_ARG, "transformer: width %lld is not a positive multiple of %d heads",
+                       (long long)c.width, c.heads);
+    if (c.mlp_hidden < 0 || c.ln_eps < 0.0f || !(c.dropout >= 0.0f && c.dropout < 1.0f))
+        return UZ_FAIL(UZ_ERR_ARG, "transformer: mlp_hidden %lld, ln_eps %g, dropout %g out of range",
+                       (long long)c.mlp_hidden, (double)c.ln_eps, (double)c.dropout);
+    b->cfg = c;
+    int64_t C = c.width, F = c.mlp_hidden;
+    b->ln1_w = declare(p, prefix, "ln1.weight", 1, (int64_t[]){C});
+    b->ln1_b = declare(p, prefix, "ln1.bias", 1, (int64_t[]){C});
+    b->qkv_w = declare(p, prefix, "attn.qkv.weight", 2, (int64_t[]){3 * C, C});
+    b->qkv_b = declare(p, prefix, "attn.qkv.bias", 1, (int64_t[]){3 * C});
+    b->proj_w = declare(p, prefix, "attn.proj.weight", 2, (int64_t[]){C, C});
+    b->proj_b = declare(p, prefix, "attn.proj.bias", 1, (int64_t[]){C});
+    b->ln2_w = declare(p, prefix, "ln2.weight", 1, (int64_t[]){C});
+    b->ln2_b = declare(p, prefix, "ln2.bias", 1, (int64_t[]){C});
+    b->fc_w = declare(p, prefix, "mlp.fc.weight", 2, (int64_t[]){F, C});
+    b->fc_b = declare(p, prefix, "mlp.fc.bias", 1, (int64_t[]){F});
+    b->fc_proj_w = declare(p, prefix, "mlp.proj.weight", 2, (int64_t[]){C, F});
+    b->fc_proj_b = declare(p, prefix, "mlp.proj.bias", 1, (int64_t[]){C});
+    if (!b->ln1_w || !b->ln1_b || !b->qkv_w || !b->qkv_b || !b->proj_w || !b->proj_b ||
+        !b->ln2_w || !b->ln2_b || !b->fc_w || !b->fc_b || !b->fc_proj_w || !b->fc_proj_b)
+        return uz_error_status();
+    return UZ_OK;
+}
+
+/* FNV-1a: a stable per-name stream, independent of declaration order. */
+static uint64_t name_stream(const char *s)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+void uz_transformer_block_init(uz_transformer_block *b, uint64_t seed)
+{
+    uz_tensor *weights[] = {b->qkv_w, b->proj_w, b->fc_w, b->fc_proj_w};
+    uz_tensor *biases[] = {b->ln1_b, b->qkv_b, b->proj_b, b->ln2_b, b->fc_b, b->fc_proj_b};
+    for (size_t i = 0; i < sizeof weights / sizeof *weights; i++)
+        uz_param_init_normal(weights[i], seed, name_stream(weights[i]->name), 0.0f, 0.02f);
+    for (size_t i = 0; i < sizeof biases / sizeof *biases; i++)
+        uz_param_init_const(biases[i], 0.0f);
+    uz_param_init_const(b->ln1_w, 1.0f);
+    uz_param_init_const(b->ln2_w, 1.0f);
+}
+
+/* Multi-head self-attention of h [B, T, C], up to (not including) the output projection. */
+static uz_tensor *self_attention(uz_ctx *ctx, const uz_transformer_block *b, uz_tensor *h,
+                                 uz_tensor *mask, bool causal)
+{
+    if (!h)
+        return NULL;
+    int64_t B = h->shape[0], T = h->shape[1], C = b->cfg.width, H = b->cfg.heads;
+    uz_tensor *qkv = uz_linear(ctx, h, b->qkv_w, b->qkv_b);
+    uz_tensor *heads[3];
+    const int to_bhtd[4] = {0, 2, 1, 3};
+    for (int i = 0; i < 3; i++) {
+        /* [B, T, C] slice -> [B, T, H, D] -> [B, H, T, D], all views. */
+        uz_tensor *part = uz_narrow(ctx, qkv, 2, i * C, C);
+        heads[i] = uz_permute(ctx, uz_reshape(ctx, part, 4, (int64_t[]){B, T, H, C / H}), to_bhtd);
+    }
+    uz_tensor *o = uz_attention(ctx, heads[0], heads[1], heads[2], mask, causal, 0.0f);
+    return uz_reshape(ctx, uz_permute(ctx, o, to_bhtd), 3, (int64_t[]){B, T, C});
+}
+
+uz_tensor *uz_transformer_block_forward(uz_ctx *ctx, const uz_transformer_block *b, uz_tensor *x,
+                                        uz_tensor *mask, bool causal, bool training)
+{
+    if (!x)
+        return NULL;
+    const uz_transformer_config *c = &b->cfg;
+    if (x->ndim != 3 || x->shape[2] != c->width) {
+        char s[UZ_SHAPE_STR_LEN];
+        UZ_FAIL(UZ_ERR_ARG, "transformer: input %s is not [B, T, %lld]", uz_shape_str(x, s, sizeof s),
+                (long long)c->width);
+        return NULL;
+    }
+    uz_tensor *h = c->pre_ln ? uz_layer_norm(ctx, x, b->ln1_w, b->ln1_b, c->ln_eps) : x;
+    h = uz_linear(ctx, self_attention(ctx, b, h, mask, causal), b->proj_w, b->proj_b);
+    h = uz_add(ctx, x, uz_dropout(ctx, h, c->dropout, training));
+    if (!c->pre_ln)
+        h = uz_layer_norm(ctx, h, b->ln1_w, b->ln1_b, c->ln_eps);
+
+    uz_tensor *m = c->pre_ln ? uz_layer_norm(ctx, h, b->ln2_w, b->ln2_b, c->ln_eps) : h;
+    m = uz_gelu(ctx, uz_linear(ctx, m, b->fc_w, b->fc_b), c->gelu);
+    m = uz_linear(ctx, m, b->fc_proj_w, b->fc_proj_b);
+    uz_tensor *y = uz_add(ctx, h, uz_dropout(ctx, m, c->dropout, training));
+    return c->pre_ln ? y : uz_layer_norm(ctx, y, b->ln2_w, b->ln2_b, c->ln_eps);
+}
