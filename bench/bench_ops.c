@@ -17,7 +17,7 @@
  * + backward; the block step the sum of its linears and attention (elementwise
  * work, layer norms and the update uncounted).
  *
- * usage: bench_ops [reps] [case-substring] */
+ * usage: bench_ops [reps] [case-substring] [impl: unizoo or openblas, for profiling one] */
 #include "core/unizoo.h"
 #include "models/transformer.h"
 
@@ -52,6 +52,7 @@ static const linear_shape LINEARS[] = {
 enum { N_LINEARS = (int)(sizeof LINEARS / sizeof LINEARS[0]) };
 
 static int g_failed;
+static const char *g_impl; /* run only this implementation's measurements (NULL: all) */
 
 static double now_ms(void)
 {
@@ -73,6 +74,8 @@ typedef bool (*step_fn)(void *state);
 static void measure(const char *impl, const char *name, double gflop, step_fn step, void *state,
                     int reps)
 {
+    if (g_impl && strcmp(g_impl, impl) != 0)
+        return;
     double *t = malloc(sizeof(double) * (size_t)reps);
     if (!t) {
         fprintf(stderr, "bench: out of memory\n");
@@ -429,7 +432,8 @@ static bool want(const char *only, const char *name) { return !only || strstr(na
 int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 15;
-    const char *only = argc > 2 ? argv[2] : NULL;
+    const char *only = argc > 2 && argv[2][0] ? argv[2] : NULL;
+    g_impl = argc > 3 ? argv[3] : NULL;
     if (reps < 1)
         reps = 1;
     printf("{\"impl\":\"unizoo\",\"info\":\"%d OpenMP threads, OpenBLAS %d threads (%s)\"}\n",

@@ -27,7 +27,8 @@ uz_status uz_transformer_block_declare(uz_transformer_block *b, uz_params *p, co
         return UZ_FAIL(UZ_ERR_ARG, "transformer: width %lld is not a positive multiple of %d heads",
                        (long long)c.width, c.heads);
     if (c.mlp_hidden < 0 || c.ln_eps < 0.0f || !(c.dropout >= 0.0f && c.dropout < 1.0f))
-        return UZ_FAIL(UZ_ERR_ARG, "transformer: mlp_hidden %lld, ln_eps %g, dropout %g out of range",
+        return UZ_FAIL(UZ_ERR_ARG,
+                       "transformer: mlp_hidden %lld, ln_eps %g, dropout %g out of range",
                        (long long)c.mlp_hidden, (double)c.ln_eps, (double)c.dropout);
     b->cfg = c;
     int64_t C = c.width, F = c.mlp_hidden;
@@ -97,8 +98,8 @@ uz_tensor *uz_transformer_block_forward(uz_ctx *ctx, const uz_transformer_block 
     const uz_transformer_config *c = &b->cfg;
     if (x->ndim != 3 || x->shape[2] != c->width) {
         char s[UZ_SHAPE_STR_LEN];
-        UZ_FAIL(UZ_ERR_ARG, "transformer: input %s is not [B, T, %lld]", uz_shape_str(x, s, sizeof s),
-                (long long)c->width);
+        UZ_FAIL(UZ_ERR_ARG, "transformer: input %s is not [B, T, %lld]",
+                uz_shape_str(x, s, sizeof s), (long long)c->width);
         return NULL;
     }
     uz_tensor *h = c->pre_ln ? uz_layer_norm(ctx, x, b->ln1_w, b->ln1_b, c->ln_eps) : x;

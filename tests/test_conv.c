@@ -140,7 +140,7 @@ END_TEST
  * the path the gradient checks cover) and 2 threads (one sample per thread).
  * This also checks the second path's gradients without a gradient check
  * whose thousands of small parallel forwards crawl on a loaded machine. */
-START_TEST(test_conv_deterministic)
+static void check_thread_independence(const int64_t *xs, const int64_t *ws, uz_conv2d_opts opts)
 {
     float *ref[4] = {NULL};
     int64_t sizes[4];
@@ -148,10 +148,10 @@ START_TEST(test_conv_deterministic)
     for (int threads = 1; threads <= 2; threads++) {
         omp_set_num_threads(threads);
         uz_ctx *ctx = uz_ctx_new(0, 0);
-        uz_tensor *x = uz_test_rand(ctx, 4, (int64_t[]){6, 8, 12, 12}, 70, -1, 1);
-        uz_tensor *w = uz_test_rand(ctx, 4, (int64_t[]){8, 4, 3, 3}, 71, -1, 1);
-        uz_tensor *b = uz_test_rand(ctx, 1, (int64_t[]){8}, 72, -1, 1);
-        uz_tensor *y = uz_conv2d(ctx, x, w, b, (uz_conv2d_opts){.stride_h = 2, .pad_h = 1, .pad_w = 1, .groups = 2});
+        uz_tensor *x = uz_test_rand(ctx, 4, xs, 70, -1, 1);
+        uz_tensor *w = uz_test_rand(ctx, 4, ws, 71, -1, 1);
+        uz_tensor *b = uz_test_rand(ctx, 1, ws, 72, -1, 1);
+        uz_tensor *y = uz_conv2d(ctx, x, w, b, opts);
         UZ_CK_NOTNULL(y);
         int64_t ny = uz_tensor_numel(y);
         float *dy = malloc(sizeof(float) * (size_t)ny);
@@ -177,6 +177,14 @@ START_TEST(test_conv_deterministic)
     omp_set_num_threads(saved_threads);
     for (int i = 0; i < 4; i++)
         free(ref[i]);
+}
+
+/* N = 5 on 2 threads leaves a last chunk of one sample. */
+START_TEST(test_conv_deterministic)
+{
+    check_thread_independence((int64_t[]){5, 8, 12, 12}, (int64_t[]){8, 4, 3, 3},
+                              (uz_conv2d_opts){.stride_h = 2, .pad_h = 1, .pad_w = 1, .groups = 2});
+    check_thread_independence((int64_t[]){5, 32, 8, 8}, (int64_t[]){8, 32, 1, 1}, (uz_conv2d_opts){0});
 }
 END_TEST
 

@@ -70,7 +70,8 @@ static void match_neg_inf(const golden *g, const char *name, uz_tensor *got, uz_
 {
     int64_t n = uz_tensor_numel(want);
     for (int64_t i = 0; i < n; i++) {
-        bool gi = isinf(got->data[i]) && got->data[i] < 0, wi = isinf(want->data[i]) && want->data[i] < 0;
+        bool gi = isinf(got->data[i]) && got->data[i] < 0;
+        bool wi = isinf(want->data[i]) && want->data[i] < 0;
         ck_assert_msg(gi == wi, "%s %s: element %lld is %g, expected %g", g->file, name,
                       (long long)i, (double)got->data[i], (double)want->data[i]);
         if (gi)
@@ -92,8 +93,8 @@ static void expect(const golden *g, const char *name, uz_tensor *got)
     for (int64_t i = 0; i < n; i++)
         scale = fmax(scale, fabs((double)want->data[i]));
     char msg[512];
-    ck_assert_msg(uz_golden_close_enough(got, want, ATOL * scale, RTOL, msg, sizeof msg), "%s %s: %s",
-                  g->file, name, msg);
+    ck_assert_msg(uz_golden_close_enough(got, want, ATOL * scale, RTOL, msg, sizeof msg),
+                  "%s %s: %s", g->file, name, msg);
 }
 
 /* The gradient of t (requires_grad) after backward, as a tensor. */
@@ -257,10 +258,11 @@ START_TEST(test_golden_conv_stack)
 
     uz_ctx *ctx = g.ctx;
     uz_tensor *x = leaf(&g, "x");
-    uz_tensor *a = uz_relu(ctx, uz_conv2d(ctx, x, c1w, c1b, (uz_conv2d_opts){.pad_h = 1, .pad_w = 1}));
+    uz_conv2d_opts same = {.pad_h = 1, .pad_w = 1};
+    uz_conv2d_opts down = {.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .groups = 2};
+    uz_tensor *a = uz_relu(ctx, uz_conv2d(ctx, x, c1w, c1b, same));
     a = uz_max_pool2d(ctx, a, (uz_pool2d_opts){.kernel_h = 2, .kernel_w = 2});
-    a = uz_conv2d(ctx, a, c2w, c2b,
-                  (uz_conv2d_opts){.stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .groups = 2});
+    a = uz_conv2d(ctx, a, c2w, c2b, down);
     a = uz_avg_pool2d(ctx, a, (uz_pool2d_opts){.kernel_h = 3, .kernel_w = 3, .stride_h = 2,
                                                 .stride_w = 2, .pad_h = 1, .pad_w = 1});
     a = uz_reshape(ctx, uz_adaptive_avg_pool2d(ctx, a, 1, 1), 2, (int64_t[]){2, 8});
@@ -294,10 +296,10 @@ static const struct attn_case {
 
 /* A leaf holding t's values laid out as [B, T, H, D], and its permuted
  * [B, H, T, D] view, so the op sees strided q/k/v as in a real model. */
-static uz_tensor *strided_leaf(uz_ctx *ctx, const uz_tensor *t, uz_tensor **leaf_out)
+static uz_tensor *strided_leaf(uz_ctx *ctx, uz_tensor *t, uz_tensor **leaf_out)
 {
     const int swap[4] = {0, 2, 1, 3};
-    uz_tensor *c = uz_contiguous(ctx, uz_permute(ctx, (uz_tensor *)t, swap));
+    uz_tensor *c = uz_contiguous(ctx, uz_permute(ctx, t, swap));
     uz_tensor *l = uz_tensor_from(ctx, 4, c->shape, c->data);
     uz_tensor_set_requires_grad(l, true);
     *leaf_out = l;
@@ -385,7 +387,8 @@ START_TEST(test_golden_softmax)
     for (int i = 0; i < 3; i++) {
         char name[64];
         uz_tensor *x = leaf(&g, "softmax.x");
-        uz_tensor *y = i == 2 ? uz_log_softmax(g.ctx, x, mask) : uz_softmax(g.ctx, x, i ? NULL : mask);
+        uz_tensor *y = i == 2 ? uz_log_softmax(g.ctx, x, mask)
+                              : uz_softmax(g.ctx, x, i ? NULL : mask);
         snprintf(name, sizeof name, "%s.y", names[i]);
         expect(&g, name, y);
         backward_weighted(&g, y, ref(&g, i == 2 ? "log_softmax.w" : "softmax.w"));

@@ -194,15 +194,16 @@ static void conv2d_backward(const uz_conv2d_geom *g, const float *x, const float
      * the chunk's samples in order, so its sum does not depend on nt. */
     for (int64_t n0 = 0; n0 < g->n; n0 += nt) {
         int64_t nb = g->n - n0 < nt ? g->n - n0 : nt;
+        /* A pointwise weight gradient reads x directly: no per-sample pass then. */
+        int64_t np = dx || !pointwise ? nb : 0;
 #pragma omp parallel for schedule(static) num_threads((int)nt) if (nt > 1)
-        for (int64_t t = 0; t < nb; t++) {
+        for (int64_t t = 0; t < np; t++) {
             int64_t n = n0 + t;
             const float *dyn = dy + n * ys;
             if (pointwise) {
-                if (dx)
-                    for (int64_t gi = 0; gi < g->groups; gi++)
-                        blas->gemm(true, false, k, p, og, 1.0f, w + gi * og * k, k,
-                                   dyn + gi * og * p, p, 1.0f, dx + n * xs + gi * k * p, p);
+                for (int64_t gi = 0; gi < g->groups; gi++)
+                    blas->gemm(true, false, k, p, og, 1.0f, w + gi * og * k, k,
+                               dyn + gi * og * p, p, 1.0f, dx + n * xs + gi * k * p, p);
                 continue;
             }
             float *col = work + t * cs;

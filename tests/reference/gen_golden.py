@@ -114,7 +114,8 @@ def block_forward(x, p, heads, pre_ln, gelu, eps, mask, causal):
         qkv = F.linear(h, p["attn.qkv.weight"], p["attn.qkv.bias"])
         q, k, v = (z.reshape(b, t, heads, d).transpose(1, 2) for z in qkv.split(c, dim=-1))
         o = attention(q, k, v, mask, causal, 1.0 / math.sqrt(d))
-        return F.linear(o.transpose(1, 2).reshape(b, t, c), p["attn.proj.weight"], p["attn.proj.bias"])
+        o = o.transpose(1, 2).reshape(b, t, c)
+        return F.linear(o, p["attn.proj.weight"], p["attn.proj.bias"])
 
     def mlp(h):
         h = F.gelu(F.linear(h, p["mlp.fc.weight"], p["mlp.fc.bias"]), approximate=gelu)
@@ -146,7 +147,8 @@ def gen_transformer_block():
             else:
                 # Weights of std ~1/sqrt(fan_in) (not the 0.02 training init)
                 # so attention patterns and every branch matter in the output.
-                params[name] = g.leaf(f"{var}.{name}", shp, 1.0 / math.sqrt(shp[-1]) if len(shp) == 2 else 0.1)
+                std = 1.0 / math.sqrt(shp[-1]) if len(shp) == 2 else 0.1
+                params[name] = g.leaf(f"{var}.{name}", shp, std)
         x = x_data.clone().requires_grad_(True)
         y = block_forward(x, params, H, pre_ln, gelu, eps, mask, True)
         names = [n for n, _ in BLOCK_PARAMS]
