@@ -35,7 +35,7 @@ const uz_st_tensor *uz_st_find(const uz_st_file *f, const char *name);
 /* A "__metadata__" string value, or NULL. */
 const char *uz_st_metadata(const uz_st_file *f, const char *key);
 
-/* Copies tensor `name` into dst as float32 (from F32, F64, I32, I64 or U8),
+/* Copies tensor `name` into dst as float32 (from any dtype above),
  * requiring exactly this shape; a mismatch names both shapes. */
 uz_status uz_st_read_f32(const uz_st_file *f, const char *name, int ndim, const int64_t *shape,
                          float *dst);
