@@ -273,9 +273,26 @@ START_TEST(test_max_ties_and_nan)
     for (int64_t i = 0; i < R * L; i++)
         CHECK(zt->grad->data[i] == (i < R ? (float)(i + 1) : 0.0f), "tie at %lld", (long long)i);
 
+    /* A NaN is the maximum, and the first NaN gets the gradient, on both paths. */
     uz_tensor *n = uz_tensor_from(ctx, 1, (int64_t[]){4}, (float[]){1, NAN, 7, NAN});
-    ck_assert(isnan(uz_max(ctx, n, NULL, 0, false)->data[0]));
+    n->requires_grad = true;
+    uz_tensor *mn = uz_max(ctx, n, NULL, 0, false);
+    ck_assert(isnan(mn->data[0]));
+    UZ_CK_OK(uz_backward_with(ctx, mn, (float[]){1}));
+    const float gn[] = {0, 1, 0, 0};
+    for (int i = 0; i < 4; i++)
+        ck_assert_float_eq(n->grad->data[i], gn[i]);
     ck_assert(isnan(uz_sum(ctx, n, NULL, 0, false)->data[0]));
+    uz_tensor *nk = uz_tensor_from(ctx, 2, (int64_t[]){3, 2}, (float[]){1, 2, NAN, 0, 5, NAN});
+    nk->requires_grad = true;
+    uz_tensor *mk = uz_max(ctx, nk, (int[]){0}, 1, false);
+    ck_assert(isnan(mk->data[0]) && isnan(mk->data[1]));
+    UZ_CK_OK(uz_backward_with(ctx, mk, (float[]){1, 1}));
+    const float gk[] = {0, 0, 1, 0, 0, 1};
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(nk->grad->data[i], gk[i]);
+    z->data[150000] = NAN; /* row 1, in a later segment */
+    ck_assert(isnan(uz_max(ctx, z, (int[]){1}, 1, false)->data[1]));
     uz_ctx_free(ctx);
 }
 END_TEST
@@ -350,7 +367,8 @@ START_TEST(test_empty)
     UZ_CK_NOTNULL(m1);
     ck_assert_int_eq(m1->shape[0], 0);
     ck_assert_ptr_null(uz_max(ctx, e, (int[]){0}, 1, false));
-    ck_assert_ptr_nonnull(strstr(uz_error_message(), "max: cannot reduce over an empty dim of [0,3]"));
+    ck_assert_ptr_nonnull(
+        strstr(uz_error_message(), "max: cannot reduce over an empty dim of [0,3]"));
     uz_ctx_free(ctx);
 }
 END_TEST

@@ -1,8 +1,11 @@
 /* Elementwise kernels. Strided operands are coalesced first (size-1 dims
  * dropped, dims whose strides chain merged), so contiguous same-shape inputs
  * become one row of stride-1 chunks, each a plain vectorised loop; the work
- * is split into (row, chunk) tasks across threads. Inner loops are
- * specialised for strides 1 and 0 (a broadcast operand held in a register). */
+ * is split into tiles (rows x columns of the coalesced view) across threads.
+ * Inner loops are specialised for strides 1 and 0 (a broadcast operand held
+ * in a register). An operand read with a large inner stride (a transposed
+ * view) gets tiles of several short rows, so the cache lines it pulls in are
+ * reused by the neighbouring rows instead of evicted. */
 #include "kernels_cpu.h"
 
 #include <math.h>
@@ -10,7 +13,9 @@
 enum {
     PAR_MIN = 32768,        /* elements before threads pay off for cheap ops */
     PAR_MIN_COSTLY = 4096,  /* the same for transcendental ops */
-    CHUNK = 4096            /* elements per task along the inner dim */
+    CHUNK = 4096,           /* columns per tile when every inner stride is 0 or 1 */
+    TILE_ROWS = 16,         /* tile shape when some operand is read across lines */
+    TILE_COLS = 128
 };
 
 #define SQRT1_2 0.70710678118654752440f   /* 1/sqrt(2) */
@@ -18,13 +23,14 @@ enum {
 #define SQRT_2_OVER_PI 0.79788456080286535588f
 #define GELU_KAPPA 0.044715f
 
-enum { MAX_OPS = 3 };
+enum { MAX_OPS = 3 }; /* strided operands: where's cond, a and b */
 
 typedef struct ew_plan {
-    int ndim, nops;
+    int ndim;
     int64_t shape[UZ_MAX_DIMS];
     int64_t st[MAX_OPS][UZ_MAX_DIMS];
-    int64_t rows, inner, chunks;
+    int64_t rows, inner;
+    int64_t tile_rows, tile_cols, row_tiles, col_tiles;
 } ew_plan;
 
 /* The contiguous output (and gradient) always chains, so only the strided
@@ -57,12 +63,17 @@ static void plan_make(ew_plan *p, int ndim, const int64_t *shape, int nops,
         m = 1;
     }
     p->ndim = m;
-    p->nops = nops;
     p->inner = p->shape[m - 1];
     p->rows = 1;
     for (int d = 0; d < m - 1; d++)
         p->rows *= p->shape[d];
-    p->chunks = (p->inner + CHUNK - 1) / CHUNK;
+    bool strided = false;
+    for (int k = 0; k < nops; k++)
+        strided = strided || (p->st[k][m - 1] != 0 && p->st[k][m - 1] != 1);
+    p->tile_rows = strided ? TILE_ROWS : 1;
+    p->tile_cols = strided ? TILE_COLS : CHUNK;
+    p->row_tiles = (p->rows + p->tile_rows - 1) / p->tile_rows;
+    p->col_tiles = (p->inner + p->tile_cols - 1) / p->tile_cols;
 }
 
 static int64_t row_offset(const ew_plan *p, int k, int64_t r)
@@ -83,20 +94,22 @@ static bool has_empty(int ndim, const int64_t *shape)
     return false;
 }
 
-/* Task t of a plan: its row, first inner index, length and flat output index. */
-typedef struct ew_task {
-    int64_t row, j0, n, flat;
-} ew_task;
+/* Tile t of a plan: rows [r0, r1), columns [j0, j0 + n). */
+typedef struct ew_tile {
+    int64_t r0, r1, j0, n;
+} ew_tile;
 
-static ew_task task_of(const ew_plan *p, int64_t t)
+static ew_tile tile_of(const ew_plan *p, int64_t t)
 {
-    ew_task k;
-    k.row = t / p->chunks;
-    k.j0 = (t % p->chunks) * CHUNK;
-    k.n = p->inner - k.j0 < CHUNK ? p->inner - k.j0 : CHUNK;
-    k.flat = k.row * p->inner + k.j0;
-    return k;
+    ew_tile w;
+    w.r0 = t / p->col_tiles * p->tile_rows;
+    w.r1 = w.r0 + p->tile_rows < p->rows ? w.r0 + p->tile_rows : p->rows;
+    w.j0 = t % p->col_tiles * p->tile_cols;
+    w.n = p->inner - w.j0 < p->tile_cols ? p->inner - w.j0 : p->tile_cols;
+    return w;
 }
+
+static int64_t n_tiles(const ew_plan *p) { return p->row_tiles * p->col_tiles; }
 
 /* ---- binary ------------------------------------------------------------------ */
 
@@ -153,6 +166,24 @@ static void bin_run(uz_binary_op op, float *o, const float *a, int64_t sa, const
                 (void)z, (void)x, (void)y;                                                   \
                 gr[j] += (EXPR);                                                             \
             }                                                                                \
+        } else if (sa == 1 && sb == 0) {                                                     \
+            float y = b[0];                                                                  \
+            (void)y;                                                                         \
+            _Pragma("omp simd") for (int64_t j = 0; j < n; j++)                              \
+            {                                                                                \
+                float g = go[j], z = out[j], x = a[j];                                       \
+                (void)z, (void)x;                                                            \
+                gr[j] += (EXPR);                                                             \
+            }                                                                                \
+        } else if (sa == 0 && sb == 1) {                                                     \
+            float x = a[0];                                                                  \
+            (void)x;                                                                         \
+            _Pragma("omp simd") for (int64_t j = 0; j < n; j++)                              \
+            {                                                                                \
+                float g = go[j], z = out[j], y = b[j];                                       \
+                (void)z, (void)y;                                                            \
+                gr[j] += (EXPR);                                                             \
+            }                                                                                \
         } else {                                                                             \
             for (int64_t j = 0; j < n; j++) {                                                \
                 float g = go[j], z = out[j], x = a[j * sa], y = b[j * sb];                   \
@@ -207,13 +238,14 @@ static void cpu_binary(uz_binary_op op, float *out, const float *a, const int64_
         return;
     ew_plan p;
     plan_make(&p, ndim, shape, 2, (const int64_t *const[]){a_stride, b_stride});
-    int64_t tasks = p.rows * p.chunks, par_min = bin_par_min(op);
+    int64_t tiles = n_tiles(&p), par_min = bin_par_min(op);
     int64_t sa = p.st[0][p.ndim - 1], sb = p.st[1][p.ndim - 1];
 #pragma omp parallel for if (p.rows * p.inner > par_min) schedule(static)
-    for (int64_t t = 0; t < tasks; t++) {
-        ew_task k = task_of(&p, t);
-        bin_run(op, out + k.flat, a + row_offset(&p, 0, k.row) + k.j0 * sa, sa,
-                b + row_offset(&p, 1, k.row) + k.j0 * sb, sb, k.n);
+    for (int64_t t = 0; t < tiles; t++) {
+        ew_tile w = tile_of(&p, t);
+        for (int64_t r = w.r0; r < w.r1; r++)
+            bin_run(op, out + r * p.inner + w.j0, a + row_offset(&p, 0, r) + w.j0 * sa, sa,
+                    b + row_offset(&p, 1, r) + w.j0 * sb, sb, w.n);
     }
 }
 
@@ -226,14 +258,17 @@ static void cpu_binary_backward(uz_binary_op op, int wrt, float *grad, const flo
         return;
     ew_plan p;
     plan_make(&p, ndim, shape, 2, (const int64_t *const[]){a_stride, b_stride});
-    int64_t tasks = p.rows * p.chunks, par_min = bin_par_min(op);
+    int64_t tiles = n_tiles(&p), par_min = bin_par_min(op);
     int64_t sa = p.st[0][p.ndim - 1], sb = p.st[1][p.ndim - 1];
 #pragma omp parallel for if (p.rows * p.inner > par_min) schedule(static)
-    for (int64_t t = 0; t < tasks; t++) {
-        ew_task k = task_of(&p, t);
-        bin_grad_run(op, wrt, grad + k.flat, gout + k.flat, out + k.flat,
-                     a + row_offset(&p, 0, k.row) + k.j0 * sa, sa,
-                     b + row_offset(&p, 1, k.row) + k.j0 * sb, sb, k.n);
+    for (int64_t t = 0; t < tiles; t++) {
+        ew_tile w = tile_of(&p, t);
+        for (int64_t r = w.r0; r < w.r1; r++) {
+            int64_t flat = r * p.inner + w.j0;
+            bin_grad_run(op, wrt, grad + flat, gout + flat, out + flat,
+                         a + row_offset(&p, 0, r) + w.j0 * sa, sa,
+                         b + row_offset(&p, 1, r) + w.j0 * sb, sb, w.n);
+        }
     }
 }
 
@@ -264,16 +299,27 @@ static float sigmoid_f(float x)
     return 1.0f / (1.0f + expf(-x));
 }
 
-static float gelu_tanh_inner(float x)
+/* GELU's tanh form 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3),
+ * is evaluated as x * sigmoid(2u): the same function (1 + tanh(u) =
+ * 2 sigmoid(2u)), one expf instead of a tanhf that is several times slower,
+ * and no cancellation in 1 + tanh(u) for negative x. */
+static float gelu_tanh_sigmoid(float x)
 {
-    return SQRT_2_OVER_PI * (x + GELU_KAPPA * x * x * x);
+    return sigmoid_f(2.0f * SQRT_2_OVER_PI * (x + GELU_KAPPA * x * x * x));
 }
 
+/* d/dx x s(2u) = s + x s (1 - s) 2 u'. */
 static float gelu_tanh_grad(float x)
 {
-    float t = tanhf(gelu_tanh_inner(x));
-    float dinner = SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_KAPPA * x * x);
-    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * dinner;
+    float s = gelu_tanh_sigmoid(x);
+    float du = SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_KAPPA * x * x);
+    return s + 2.0f * x * s * (1.0f - s) * du;
+}
+
+static float silu_grad(float x)
+{
+    float sg = sigmoid_f(x);
+    return sg * (1.0f + x * (1.0f - sg));
 }
 
 static float gelu_erf_grad(float x)
@@ -288,7 +334,7 @@ static void un_run(uz_unary_op op, float s, float *o, const float *a, int64_t n)
     case UZ_UNARY_ADD_SCALAR: UN_LOOP(x + s); break;
     case UZ_UNARY_MUL_SCALAR: UN_LOOP(x * s); break;
     case UZ_UNARY_POW_SCALAR:
-        /* Squares are common (losses, norms) and x*x is exactly powf(x, 2). */
+        /* Squares are common (losses, norms); x*x is fast and correctly rounded. */
         if (s == 2.0f)
             UN_LOOP(x * x);
         else
@@ -302,7 +348,7 @@ static void un_run(uz_unary_op op, float s, float *o, const float *a, int64_t n)
     case UZ_UNARY_TANH: UN_LOOP(tanhf(x)); break;
     case UZ_UNARY_SILU: UN_LOOP(x * sigmoid_f(x)); break;
     case UZ_UNARY_GELU_ERF: UN_LOOP(0.5f * x * (1.0f + erff(x * SQRT1_2))); break;
-    case UZ_UNARY_GELU_TANH: UN_LOOP(0.5f * x * (1.0f + tanhf(gelu_tanh_inner(x)))); break;
+    case UZ_UNARY_GELU_TANH: UN_LOOP(x * gelu_tanh_sigmoid(x)); break;
     }
 }
 
@@ -326,7 +372,7 @@ static void un_grad_run(uz_unary_op op, float s, float *gr, const float *go, con
     case UZ_UNARY_RELU: UN_GRAD_LOOP(z <= 0.0f ? 0.0f : g); break;
     case UZ_UNARY_SIGMOID: UN_GRAD_LOOP(g * (1.0f - z) * z); break;
     case UZ_UNARY_TANH: UN_GRAD_LOOP(g * (1.0f - z * z)); break;
-    case UZ_UNARY_SILU: UN_GRAD_LOOP(g * sigmoid_f(x) * (1.0f + x * (1.0f - sigmoid_f(x)))); break;
+    case UZ_UNARY_SILU: UN_GRAD_LOOP(g * silu_grad(x)); break;
     case UZ_UNARY_GELU_ERF: UN_GRAD_LOOP(g * gelu_erf_grad(x)); break;
     case UZ_UNARY_GELU_TANH: UN_GRAD_LOOP(g * gelu_tanh_grad(x)); break;
     }
@@ -367,6 +413,19 @@ static void cpu_unary_backward(uz_unary_op op, float s, float *grad, const float
 
 /* ---- where ------------------------------------------------------------------- */
 
+static void where_run(float *o, const float *c, int64_t sc, const float *x, int64_t sa,
+                      const float *y, int64_t sb, int64_t n)
+{
+    if (sc == 1 && sa == 1 && sb == 1) {
+#pragma omp simd
+        for (int64_t j = 0; j < n; j++)
+            o[j] = c[j] != 0.0f ? x[j] : y[j];
+    } else {
+        for (int64_t j = 0; j < n; j++)
+            o[j] = c[j * sc] != 0.0f ? x[j * sa] : y[j * sb];
+    }
+}
+
 static void cpu_where(float *out, const float *cond, const int64_t *cond_stride, const float *a,
                       const int64_t *a_stride, const float *b, const int64_t *b_stride, int ndim,
                       const int64_t *shape)
@@ -375,23 +434,15 @@ static void cpu_where(float *out, const float *cond, const int64_t *cond_stride,
         return;
     ew_plan p;
     plan_make(&p, ndim, shape, 3, (const int64_t *const[]){cond_stride, a_stride, b_stride});
-    int64_t tasks = p.rows * p.chunks;
+    int64_t tiles = n_tiles(&p);
     int64_t sc = p.st[0][p.ndim - 1], sa = p.st[1][p.ndim - 1], sb = p.st[2][p.ndim - 1];
 #pragma omp parallel for if (p.rows * p.inner > PAR_MIN) schedule(static)
-    for (int64_t t = 0; t < tasks; t++) {
-        ew_task k = task_of(&p, t);
-        const float *c = cond + row_offset(&p, 0, k.row) + k.j0 * sc;
-        const float *x = a + row_offset(&p, 1, k.row) + k.j0 * sa;
-        const float *y = b + row_offset(&p, 2, k.row) + k.j0 * sb;
-        float *o = out + k.flat;
-        if (sc == 1 && sa == 1 && sb == 1) {
-#pragma omp simd
-            for (int64_t j = 0; j < k.n; j++)
-                o[j] = c[j] != 0.0f ? x[j] : y[j];
-        } else {
-            for (int64_t j = 0; j < k.n; j++)
-                o[j] = c[j * sc] != 0.0f ? x[j * sa] : y[j * sb];
-        }
+    for (int64_t t = 0; t < tiles; t++) {
+        ew_tile w = tile_of(&p, t);
+        for (int64_t r = w.r0; r < w.r1; r++)
+            where_run(out + r * p.inner + w.j0, cond + row_offset(&p, 0, r) + w.j0 * sc, sc,
+                      a + row_offset(&p, 1, r) + w.j0 * sa, sa,
+                      b + row_offset(&p, 2, r) + w.j0 * sb, sb, w.n);
     }
 }
 
@@ -402,16 +453,18 @@ static void cpu_where_backward(bool to_a, float *grad, const float *gout, const 
         return;
     ew_plan p;
     plan_make(&p, ndim, shape, 1, (const int64_t *const[]){cond_stride});
-    int64_t tasks = p.rows * p.chunks, sc = p.st[0][p.ndim - 1];
+    int64_t tiles = n_tiles(&p), sc = p.st[0][p.ndim - 1];
 #pragma omp parallel for if (p.rows * p.inner > PAR_MIN) schedule(static)
-    for (int64_t t = 0; t < tasks; t++) {
-        ew_task k = task_of(&p, t);
-        const float *c = cond + row_offset(&p, 0, k.row) + k.j0 * sc;
-        float *gr = grad + k.flat;
-        const float *go = gout + k.flat;
+    for (int64_t t = 0; t < tiles; t++) {
+        ew_tile w = tile_of(&p, t);
+        for (int64_t r = w.r0; r < w.r1; r++) {
+            const float *c = cond + row_offset(&p, 0, r) + w.j0 * sc;
+            float *gr = grad + r * p.inner + w.j0;
+            const float *go = gout + r * p.inner + w.j0;
 #pragma omp simd
-        for (int64_t j = 0; j < k.n; j++)
-            gr[j] += (c[j * sc] != 0.0f) == to_a ? go[j] : 0.0f;
+            for (int64_t j = 0; j < w.n; j++)
+                gr[j] += (c[j * sc] != 0.0f) == to_a ? go[j] : 0.0f;
+        }
     }
 }
 

@@ -4,20 +4,23 @@
  * the same reduce flag merged. What is left alternates kept and reduced dims;
  * the last one decides the loop shape:
  *   - last dim kept (K wide): every output row of K is a sum of contiguous
- *     input rows, accumulated in vector lanes;
+ *     input rows, accumulated in vector lanes; threads split the columns;
  *   - last dim reduced (L long): every output is a sum over contiguous runs,
  *     cut into at most MAX_SEGS segments whose partial sums are combined in
  *     order, so that a few huge reductions can still use every thread.
- * Segment and block boundaries come from the shape alone, which keeps the
- * results bitwise identical for any thread count. */
+ * Segment and row-block boundaries come from the shape alone and a column's
+ * order never depends on which task owns it, which keeps the results bitwise
+ * identical for any thread count. */
 #include "kernels_cpu.h"
 
 #include <math.h>
+#include <omp.h>
 #include <string.h>
 
 enum {
     PAR_MIN = 32768,   /* elements below which threads cost more than they save */
-    K_CHUNK = 256,     /* output columns per task when the last dim is kept */
+    COLS_MIN = 64,     /* narrowest column block of a task when the last dim is kept */
+    COLS_MAX = 2048,   /* widest (its accumulators live on the stack) */
     ROW_BLOCK = 64,    /* rows summed into a partial before it joins the total */
     SEG_MIN = 4096,    /* smallest segment of a reduction along the last dim */
     MAX_SEGS = 256,    /* most segments per output (their partials live on the stack) */
@@ -118,20 +121,30 @@ static void store(float *out, float value, float scale, bool accumulate)
 
 /* ---- last dim kept ---------------------------------------------------------- */
 
+/* Columns per task: wide for long contiguous reads, narrow enough that every
+ * thread gets some. */
+static int64_t col_width(const red_plan *p)
+{
+    int64_t per_outer = (omp_get_max_threads() + p->outer - 1) / p->outer;
+    int64_t w = (p->inner + per_outer - 1) / per_outer;
+    w = (w + 15) / 16 * 16;
+    return w < COLS_MIN ? COLS_MIN : w > COLS_MAX ? COLS_MAX : w;
+}
+
 static void sum_kept(const red_plan *p, float *out, const float *in, float scale, bool accumulate)
 {
-    int64_t K = p->inner, n_kc = (K + K_CHUNK - 1) / K_CHUNK, tasks = p->outer * n_kc;
-    int64_t work = p->outer * p->rows * K;
+    int64_t K = p->inner, width = col_width(p), n_kc = (K + width - 1) / width;
+    int64_t tasks = p->outer * n_kc, work = p->outer * p->rows * K;
 #pragma omp parallel for if (work > PAR_MIN) schedule(static)
     for (int64_t t = 0; t < tasks; t++) {
-        int64_t o = t / n_kc, k0 = (t % n_kc) * K_CHUNK;
-        int64_t kn = K - k0 < K_CHUNK ? K - k0 : K_CHUNK;
+        int64_t o = t / n_kc, k0 = (t % n_kc) * width;
+        int64_t kn = K - k0 < width ? K - k0 : width;
         const float *base = in + kept_offset(p, o) + k0;
-        float acc[K_CHUNK], part[K_CHUNK];
-        memset(acc, 0, sizeof acc);
+        float acc[COLS_MAX], part[COLS_MAX];
+        memset(acc, 0, sizeof(float) * (size_t)kn);
         for (int64_t r0 = 0; r0 < p->rows; r0 += ROW_BLOCK) {
             int64_t r1 = r0 + ROW_BLOCK < p->rows ? r0 + ROW_BLOCK : p->rows;
-            memset(part, 0, sizeof part);
+            memset(part, 0, sizeof(float) * (size_t)kn);
             for (int64_t r = r0; r < r1; r++) {
                 const float *src = base + row_offset(p, r);
 #pragma omp simd
@@ -148,34 +161,36 @@ static void sum_kept(const red_plan *p, float *out, const float *in, float scale
     }
 }
 
+/* v replaces best: larger, or the first NaN (NaN propagates as in PyTorch). */
 static bool beats(float v, float best)
 {
-    return v > best || (isnan(v) && !isnan(best));
+    return v > best || (v != v && best == best);
 }
 
 static void max_kept(const red_plan *p, float *out, int64_t *arg, const float *in)
 {
-    int64_t K = p->inner, n_kc = (K + K_CHUNK - 1) / K_CHUNK, tasks = p->outer * n_kc;
-    int64_t work = p->outer * p->rows * K;
+    int64_t K = p->inner, width = col_width(p), n_kc = (K + width - 1) / width;
+    int64_t tasks = p->outer * n_kc, work = p->outer * p->rows * K;
 #pragma omp parallel for if (work > PAR_MIN) schedule(static)
     for (int64_t t = 0; t < tasks; t++) {
-        int64_t o = t / n_kc, k0 = (t % n_kc) * K_CHUNK;
-        int64_t kn = K - k0 < K_CHUNK ? K - k0 : K_CHUNK;
+        int64_t o = t / n_kc, k0 = (t % n_kc) * width;
+        int64_t kn = K - k0 < width ? K - k0 : width;
         int64_t base = kept_offset(p, o) + k0;
-        float best[K_CHUNK];
-        int64_t where[K_CHUNK];
+        float best[COLS_MAX];
+        int64_t where[COLS_MAX];
         for (int64_t k = 0; k < kn; k++) {
             best[k] = in[base + k];
             where[k] = base + k;
         }
         for (int64_t r = 1; r < p->rows; r++) {
             int64_t off = base + row_offset(p, r);
+            const float *src = in + off;
+            /* Branch-free so that it vectorises. */
+#pragma omp simd
             for (int64_t k = 0; k < kn; k++) {
-                float v = in[off + k];
-                if (beats(v, best[k])) {
-                    best[k] = v;
-                    where[k] = off + k;
-                }
+                bool take = beats(src[k], best[k]);
+                best[k] = take ? src[k] : best[k];
+                where[k] = take ? off + k : where[k];
             }
         }
         memcpy(out + o * K + k0, best, sizeof(float) * (size_t)kn);
@@ -248,6 +263,10 @@ typedef struct best_at {
     int64_t at;
 } best_at;
 
+/* First maximum of elements [j, end) of output o's reduced range. Each
+ * contiguous run is scanned for its maximum (and any NaN) with vector
+ * reductions first; only a run that beats the best so far is searched again
+ * for the position. */
 static best_at seg_max(const red_plan *p, const float *in, int64_t o, int64_t j, int64_t end)
 {
     int64_t L = p->inner, base = kept_offset(p, o);
@@ -255,12 +274,26 @@ static best_at seg_max(const red_plan *p, const float *in, int64_t o, int64_t j,
     while (j < end) {
         int64_t r = j / L, c = j % L, n = L - c < end - j ? L - c : end - j;
         int64_t off = base + row_offset(p, r) + c;
+        const float *src = in + off;
+        float m = -INFINITY;
+        int nan_seen = 0;
+#pragma omp simd reduction(max : m) reduction(| : nan_seen)
         for (int64_t i = 0; i < n; i++) {
-            float v = in[off + i];
-            if (b.at < 0 || beats(v, b.v)) {
-                b.v = v;
-                b.at = off + i;
-            }
+            m = src[i] > m ? src[i] : m;
+            nan_seen |= src[i] != src[i];
+        }
+        if (nan_seen)
+            m = NAN;
+        if (b.at < 0 || beats(m, b.v)) {
+            int64_t i = 0;
+            if (nan_seen)
+                while (src[i] == src[i])
+                    i++;
+            else
+                while (src[i] != m)
+                    i++;
+            b.v = src[i];
+            b.at = off + i;
         }
         j += n;
     }

@@ -171,11 +171,30 @@ static uz_tensor *binary(uz_ctx *ctx, uz_binary_op op, uz_tensor *a, uz_tensor *
     return out;
 }
 
-uz_tensor *uz_add(uz_ctx *ctx, uz_tensor *a, uz_tensor *b) { return binary(ctx, UZ_BINARY_ADD, a, b); }
-uz_tensor *uz_sub(uz_ctx *ctx, uz_tensor *a, uz_tensor *b) { return binary(ctx, UZ_BINARY_SUB, a, b); }
-uz_tensor *uz_mul(uz_ctx *ctx, uz_tensor *a, uz_tensor *b) { return binary(ctx, UZ_BINARY_MUL, a, b); }
-uz_tensor *uz_div(uz_ctx *ctx, uz_tensor *a, uz_tensor *b) { return binary(ctx, UZ_BINARY_DIV, a, b); }
-uz_tensor *uz_pow(uz_ctx *ctx, uz_tensor *a, uz_tensor *b) { return binary(ctx, UZ_BINARY_POW, a, b); }
+uz_tensor *uz_add(uz_ctx *ctx, uz_tensor *a, uz_tensor *b)
+{
+    return binary(ctx, UZ_BINARY_ADD, a, b);
+}
+
+uz_tensor *uz_sub(uz_ctx *ctx, uz_tensor *a, uz_tensor *b)
+{
+    return binary(ctx, UZ_BINARY_SUB, a, b);
+}
+
+uz_tensor *uz_mul(uz_ctx *ctx, uz_tensor *a, uz_tensor *b)
+{
+    return binary(ctx, UZ_BINARY_MUL, a, b);
+}
+
+uz_tensor *uz_div(uz_ctx *ctx, uz_tensor *a, uz_tensor *b)
+{
+    return binary(ctx, UZ_BINARY_DIV, a, b);
+}
+
+uz_tensor *uz_pow(uz_ctx *ctx, uz_tensor *a, uz_tensor *b)
+{
+    return binary(ctx, UZ_BINARY_POW, a, b);
+}
 
 /* ---- unary and scalar ---------------------------------------------------------- */
 
