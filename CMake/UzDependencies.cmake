@@ -28,6 +28,11 @@ find_package(ZLIB)
 if(NOT ZLIB_FOUND)
   message(FATAL_ERROR "zlib not found: apt-get install zlib1g-dev")
 endif()
+# MPI (data-parallel training); MPIEXEC_EXECUTABLE also runs the 2-rank test.
+find_package(MPI COMPONENTS C)
+if(NOT MPI_C_FOUND OR NOT MPIEXEC_EXECUTABLE)
+  message(FATAL_ERROR "MPI not found: apt-get install libopenmpi-dev openmpi-bin")
+endif()
 
 if(UZ_TESTS)
   uz_require_pkg(check check "check libsubunit-dev")
