@@ -1,204 +1,195 @@
-/* `unizoo train fmnist-mlp`: the quickstart demo. Trains an MLP on
- * Fashion-MNIST with momentum SGD and reports test accuracy each epoch.
- * (The general config-driven trainer arrives with the training core.) */
+/* `unizoo train NAME|FILE [--out DIR] [--set path=value ...] [--resume DIR]`:
+ * resolves the config, builds the model of its family, and runs the
+ * trainer; under mpirun every rank runs this and trains data-parallel.
+ * SIGINT/SIGTERM finish the current step, write a checkpoint and exit with
+ * 128 + the signal number. */
 #include "cli.h"
 
-#include "core/unizoo.h"
-#include "datasets/datasets.h"
-#include "models/mlp.h"
-#include "train/train.h"
+#include "models/zoo.h"
+#include "train/checkpoint.h"
+#include "train/trainer.h"
 
-#include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-typedef struct demo_opts {
-    int epochs, batch, hidden;
-    float lr;
-    uint64_t seed;
-    const char *data;
-} demo_opts;
+enum { MAX_SETS = 64 };
 
-static double now_s(void)
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+    stop_signal = sig;
 }
 
-static int parse_int(const char *flag, const char *v, int lo, int hi, int *out)
+static void usage(FILE *f)
 {
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (*end || x < lo || x > hi) {
-        fprintf(stderr, "unizoo train: %s must be an integer in [%d, %d], got '%s'\n", flag, lo, hi, v);
-        return -1;
-    }
-    *out = (int)x;
-    return 0;
+    fprintf(f,
+            "usage: unizoo train NAME|FILE [--out DIR] [--set path=value ...] [--resume DIR]\n"
+            "                    [--progress auto|bar|lines|off]\n"
+            "  NAME       a built-in config (`unizoo zoo` lists them), or FILE a JSON config\n"
+            "  --out      output directory (default: runs/NAME, or the --resume directory)\n"
+            "  --set      override a config field, e.g. --set train.steps=100 --set lr.base=0.1\n"
+            "  --resume   continue exactly from DIR's checkpoint (NAME may then be left out)\n"
+            "under mpirun -np N every rank trains its shard of each batch\n");
 }
 
-static int parse_opts(int argc, char **argv, demo_opts *o)
+typedef struct train_args {
+    const char *source, *out, *resume;
+    const char *sets[MAX_SETS];
+    int n_sets;
+    uz_progress_mode progress;
+} train_args;
+
+static int parse_args(int argc, char **argv, train_args *a)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0) {
-            printf("unizoo train fmnist-mlp [--epochs N] [--batch B] [--hidden H] [--lr LR] "
-                   "[--seed S] [--data DIR]\n");
-            exit(0);
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
+            usage(stdout);
+            return 1;
         }
-        if (!v) {
-            fprintf(stderr, "unizoo train: %s needs a value\n", a);
-            return -1;
-        }
-        int rc = 0;
-        if (strcmp(a, "--epochs") == 0)
-            rc = parse_int(a, v, 1, 1000, &o->epochs);
-        else if (strcmp(a, "--batch") == 0)
-            rc = parse_int(a, v, 1, 60000, &o->batch);
-        else if (strcmp(a, "--hidden") == 0)
-            rc = parse_int(a, v, 1, 65536, &o->hidden);
-        else if (strcmp(a, "--lr") == 0) {
-            char *end;
-            o->lr = strtof(v, &end);
-            if (*end || !(o->lr > 0.0f)) {
-                fprintf(stderr, "unizoo train: --lr must be a positive number, got '%s'\n", v);
+        if (s[0] != '-') {
+            if (a->source) {
+                fprintf(stderr, "unizoo train: more than one config given ('%s', '%s')\n",
+                        a->source, s);
                 return -1;
             }
-        } else if (strcmp(a, "--seed") == 0)
-            o->seed = strtoull(v, NULL, 10);
-        else if (strcmp(a, "--data") == 0)
-            o->data = v;
-        else {
-            fprintf(stderr, "unizoo train: unknown option '%s'\n", a);
+            a->source = s;
+            continue;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "unizoo train: %s needs a value\n", s);
             return -1;
         }
-        if (rc)
+        const char *v = argv[++i];
+        if (strcmp(s, "--out") == 0) {
+            a->out = v;
+        } else if (strcmp(s, "--resume") == 0) {
+            a->resume = v;
+        } else if (strcmp(s, "--set") == 0) {
+            if (a->n_sets == MAX_SETS) {
+                fprintf(stderr, "unizoo train: at most %d --set options\n", MAX_SETS);
+                return -1;
+            }
+            a->sets[a->n_sets++] = v;
+        } else if (strcmp(s, "--progress") == 0) {
+            static const char *const modes[] = {"auto", "bar", "lines", "off"};
+            int m = -1;
+            for (int k = 0; k < 4; k++)
+                if (strcmp(v, modes[k]) == 0)
+                    m = k;
+            if (m < 0) {
+                fprintf(stderr, "unizoo train: --progress '%s' is not one of auto, bar, lines, off\n", v);
+                return -1;
+            }
+            a->progress = (uz_progress_mode)m;
+        } else {
+            fprintf(stderr, "unizoo train: unknown option '%s' (see unizoo train --help)\n", s);
             return -1;
-        i++;
+        }
+    }
+    if (!a->source && !a->resume) {
+        fprintf(stderr, "unizoo train: no config given (a built-in NAME, a FILE, or --resume DIR)\n");
+        return -1;
     }
     return 0;
 }
 
-static double accuracy(uz_ctx *ctx, const uz_mlp *m, const uz_fmnist *d, int batch)
+/* The config text: the named one, or the one saved in the checkpoint. */
+static char *config_text(const train_args *a, char *source, size_t n)
 {
-    bool was = uz_grad_enable(ctx, false);
-    int64_t correct = 0;
-    for (int64_t s = 0; s < d->n; s += batch) {
-        int64_t b = d->n - s < batch ? d->n - s : batch;
-        uz_tensor *x = uz_tensor_wrap(ctx, 2, (int64_t[]){b, 784}, d->images + s * 784);
-        uz_tensor *logits = uz_mlp_forward(ctx, m, x);
-        if (!logits)
-            break;
-        int64_t c = logits->shape[1];
-        for (int64_t i = 0; i < b; i++) {
-            const float *row = logits->data + i * c;
-            int64_t best = 0;
-            for (int64_t j = 1; j < c; j++)
-                if (row[j] > row[best])
-                    best = j;
-            correct += best == d->labels[s + i];
-        }
-        uz_ctx_reset(ctx);
+    if (a->source) {
+        snprintf(source, n, "%s", a->source);
+        return uz_cli_config_text("train", a->source);
     }
-    uz_grad_enable(ctx, was);
-    return (double)correct / (double)d->n;
+    char *text = NULL;
+    if (uz_checkpoint_find(a->resume, source, n) != UZ_OK ||
+        uz_checkpoint_config(source, &text) != UZ_OK)
+        uz_cli_error("train", "--resume");
+    return text;
 }
 
-static int fail(const char *what)
+static int train(const train_args *a, const uz_train_config *cfg, uz_comm *comm)
 {
-    fprintf(stderr, "unizoo train: %s: %s\n", what, uz_error_message());
-    return 1;
+    int rank = uz_comm_rank(comm);
+    char out[4096];
+    if (a->out)
+        snprintf(out, sizeof out, "%s", a->out);
+    else if (a->resume)
+        snprintf(out, sizeof out, "%s", a->resume);
+    else
+        snprintf(out, sizeof out, "runs/%s", cfg->name[0] ? cfg->name : cfg->family);
+
+    uz_model *model = NULL;
+    if (cfg->model_family->build(cfg->model, cfg->seed, true, &model) != UZ_OK) {
+        uz_cli_error("train", "building the model");
+        return 1;
+    }
+    if (rank == 0)
+        printf("%s: %s model, %lld parameters, %d rank%s; writing to %s\n",
+               cfg->name[0] ? cfg->name : "config", cfg->family,
+               (long long)uz_params_numel(model->params), uz_comm_size(comm),
+               uz_comm_size(comm) == 1 ? "" : "s", out);
+    fflush(stdout);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    uz_trainer_opts opts = {.out_dir = out, .resume_dir = a->resume, .comm = comm,
+                            .stop = &stop_signal, .progress = a->progress};
+    uz_train_result res;
+    uz_status st = uz_train(cfg, model, &opts, &res);
+    int rc = 0;
+    if (st != UZ_OK) {
+        if (uz_comm_size(comm) > 1) {
+            char what[32];
+            snprintf(what, sizeof what, "rank %d", rank);
+            uz_cli_error("train", what);
+        } else {
+            uz_cli_error("train", NULL);
+        }
+        rc = 1;
+    } else if (res.interrupted) {
+        if (rank == 0)
+            fprintf(stderr, "unizoo train: stopped by signal %d at step %lld; continue with "
+                            "`unizoo train --resume %s`\n",
+                    (int)stop_signal, (long long)res.steps, out);
+        rc = 128 + (int)stop_signal;
+    }
+    uz_model_free(model);
+    return rc;
 }
 
 int uz_cmd_train(int argc, char **argv)
 {
-    if (argc < 1 || strcmp(argv[0], "fmnist-mlp") != 0) {
-        fprintf(stderr, "unizoo train: built-in models: fmnist-mlp (got '%s')\n", argc ? argv[0] : "");
+    train_args a = {.progress = UZ_PROGRESS_AUTO};
+    int r = parse_args(argc, argv, &a);
+    if (r)
+        return r > 0 ? 0 : 2;
+    char source[4096];
+    char *text = config_text(&a, source, sizeof source);
+    if (!text)
         return 2;
-    }
-    demo_opts o = {.epochs = 3, .batch = 128, .hidden = 256, .lr = 0.05f, .seed = 1};
-    if (parse_opts(argc, argv, &o))
+    uz_train_config cfg;
+    bool ok = uz_cli_load_config("train", text, source, a.sets, a.n_sets, &cfg);
+    free(text);
+    if (!ok)
         return 2;
-    uz_fmnist train, test;
-    if (uz_fmnist_load(o.data, 1, &train) != UZ_OK)
-        return fail("loading Fashion-MNIST");
-    if (uz_fmnist_load(o.data, 0, &test) != UZ_OK) {
-        uz_fmnist_free(&train);
-        return fail("loading Fashion-MNIST");
+    uz_comm *comm = NULL;
+    int rc;
+    if (uz_comm_init(&comm) != UZ_OK) {
+        uz_cli_error("train", "starting the ranks");
+        rc = 1;
+    } else {
+        rc = train(&a, &cfg, comm);
     }
-    printf("Fashion-MNIST: %lld train, %lld test images\n", (long long)train.n, (long long)test.n);
-    uz_params *p = uz_params_new();
-    uz_mlp m;
-    uz_sgd opt = {0};
-    uz_ctx *ctx = uz_ctx_new(0, 0);
-    int32_t *order = malloc(sizeof(int32_t) * (size_t)train.n);
-    float *xb = malloc(sizeof(float) * (size_t)o.batch * 784);
-    int32_t *yb = malloc(sizeof(int32_t) * (size_t)o.batch);
-    int rc = 0;
-    if (!p || !ctx || !order || !xb || !yb ||
-        uz_mlp_declare(&m, p, 3, (int64_t[]){784, o.hidden, 10}) != UZ_OK ||
-        uz_params_finalize(p) != UZ_OK || uz_sgd_init(&opt, p, o.lr, 0.9f, 0.0f, false) != UZ_OK) {
-        rc = fail("setting up");
-        goto done;
-    }
-    uz_mlp_init(&m, o.seed);
-    printf("model: MLP 784-%d-10, %lld parameters; SGD lr %g momentum 0.9, batch %d\n", o.hidden,
-           (long long)uz_params_numel(p), (double)o.lr, o.batch);
-    for (int64_t i = 0; i < train.n; i++)
-        order[i] = (int32_t)i;
-    int64_t step = 0;
-    for (int ep = 0; ep < o.epochs && !rc; ep++) {
-        /* Fisher-Yates with Philox draws keyed by (seed, epoch): reproducible. */
-        for (int64_t i = train.n - 1; i > 0; i--) {
-            int64_t j = (int64_t)(uz_rng_uniform(o.seed, 1000 + (uint64_t)ep, (uint64_t)i) * (float)(i + 1));
-            if (j > i)
-                j = i;
-            int32_t t = order[i];
-            order[i] = order[j];
-            order[j] = t;
-        }
-        double t0 = now_s(), loss_sum = 0.0;
-        int64_t nb = 0;
-        for (int64_t s = 0; s + o.batch <= train.n; s += o.batch, step++, nb++) {
-            for (int b = 0; b < o.batch; b++) {
-                memcpy(xb + (int64_t)b * 784, train.images + (int64_t)order[s + b] * 784, sizeof(float) * 784);
-                yb[b] = train.labels[order[s + b]];
-            }
-            uz_tensor *x = uz_tensor_wrap(ctx, 2, (int64_t[]){o.batch, 784}, xb);
-            uz_tensor *loss = uz_cross_entropy(ctx, uz_mlp_forward(ctx, &m, x), yb, -100, 0.0f);
-            if (!loss || uz_backward(ctx, loss) != UZ_OK) {
-                rc = fail("training step");
-                break;
-            }
-            if (!isfinite(loss->data[0])) {
-                fprintf(stderr, "unizoo train: loss is %g at step %lld; stopping\n", (double)loss->data[0], (long long)step);
-                rc = 1;
-                break;
-            }
-            loss_sum += loss->data[0];
-            uz_sgd_step(&opt, p);
-            uz_params_zero_grad(p);
-            uz_ctx_reset(ctx);
-        }
-        if (rc)
-            break;
-        double dt = now_s() - t0;
-        double acc = accuracy(ctx, &m, &test, 1000);
-        printf("epoch %d: train loss %.4f, %.0f steps/s, test accuracy %.2f%%\n", ep + 1,
-               loss_sum / (double)(nb ? nb : 1), (double)nb / dt, 100.0 * acc);
-        fflush(stdout);
-    }
-done:
-    free(order);
-    free(xb);
-    free(yb);
-    uz_sgd_free(&opt);
-    uz_ctx_free(ctx);
-    uz_params_free(p);
-    uz_fmnist_free(&train);
-    uz_fmnist_free(&test);
+    uz_comm_free(comm);
+    uz_config_free(&cfg);
     return rc;
 }

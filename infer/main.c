@@ -9,9 +9,10 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: unizoo <command> [options]\n"
             "commands:\n"
-            "  train NAME   train a built-in model (now: fmnist-mlp)\n"
-            "  eval, infer, recommend, data, zoo   (not built yet)\n"
-            "run `unizoo train fmnist-mlp --help` for its options\n");
+            "  zoo                 list the built-in models\n"
+            "  train NAME|FILE     train a built-in model or a JSON config (--help for options)\n"
+            "  eval DIR            evaluate the checkpoint of a training run\n"
+            "  infer, recommend, data   (not built yet)\n");
 }
 
 int main(int argc, char **argv)
@@ -23,7 +24,11 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "train") == 0)
         return uz_cmd_train(argc - 2, argv + 2);
-    static const char *const later[] = {"eval", "infer", "recommend", "data", "zoo"};
+    if (strcmp(cmd, "eval") == 0)
+        return uz_cmd_eval(argc - 2, argv + 2);
+    if (strcmp(cmd, "zoo") == 0)
+        return uz_cmd_zoo(argc - 2, argv + 2);
+    static const char *const later[] = {"infer", "recommend", "data"};
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
         if (strcmp(cmd, later[i]) == 0) {
             fprintf(stderr, "unizoo: '%s' is not built yet in this version\n", cmd);
