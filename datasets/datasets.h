@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "datasets/seqrec.h"
 
 /* An IDX file (the MNIST format), gzip-compressed or raw. */
 typedef struct uz_idx {
