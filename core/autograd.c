@@ -1,7 +1,9 @@
 /* Tape recording and the reverse sweep. */
 #include "autograd.h"
 
+#include "backend.h"
 #include "context.h"
+#include "kernels.h"
 
 #include <string.h>
 
@@ -41,18 +43,43 @@ uz_node *uz_record(uz_ctx *ctx, const char *op, uz_backward_fn backward, uz_tens
     return n;
 }
 
-float *uz_grad_buf(uz_ctx *ctx, uz_tensor *t)
+float *uz_grad_buf_fresh(uz_ctx *ctx, uz_tensor *t, bool *fresh)
 {
+    *fresh = false;
     if (!t->requires_grad)
         return NULL;
     if (!t->grad) {
         /* Parameters own a persistent gradient; everything else gets one for the step. */
-        uz_tensor *g = uz_tensor_zeros(ctx, t->ndim, t->shape);
+        uz_tensor *g = uz_tensor_empty(ctx, t->ndim, t->shape);
         if (!g)
             return NULL;
         t->grad = g;
+        *fresh = true;
     }
     return t->grad->data;
+}
+
+float *uz_grad_buf(uz_ctx *ctx, uz_tensor *t)
+{
+    bool fresh;
+    float *g = uz_grad_buf_fresh(ctx, t, &fresh);
+    if (g && fresh)
+        uz_backend_for(t->grad->device)->copy->fill(g, 0.0f, uz_tensor_numel(t));
+    return g;
+}
+
+bool uz_grad_adopt(uz_ctx *ctx, uz_tensor *t, float *grad, bool *fail)
+{
+    *fail = false;
+    if (!t->requires_grad || t->grad)
+        return false;
+    uz_tensor *g = uz_tensor_wrap(ctx, t->ndim, t->shape, grad);
+    if (!g) {
+        *fail = true;
+        return false;
+    }
+    t->grad = g;
+    return true;
 }
 
 static uz_status sweep(uz_ctx *ctx, uz_tensor *t)
@@ -101,11 +128,15 @@ uz_status uz_backward_with(uz_ctx *ctx, uz_tensor *t, const float *grad)
     uz_status st = check_root(t);
     if (st != UZ_OK)
         return st;
-    float *g = uz_grad_buf(ctx, t);
+    bool fresh;
+    float *g = uz_grad_buf_fresh(ctx, t, &fresh);
     if (!g)
         return uz_error_status();
     int64_t n = uz_tensor_numel(t);
-    for (int64_t i = 0; i < n; i++)
-        g[i] += grad[i];
+    if (fresh)
+        memcpy(g, grad, sizeof(float) * (size_t)n);
+    else
+        for (int64_t i = 0; i < n; i++)
+            g[i] += grad[i];
     return sweep(ctx, t);
 }

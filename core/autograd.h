@@ -29,6 +29,17 @@ uz_node *uz_record(uz_ctx *ctx, const char *op, uz_backward_fn backward, uz_tens
  * t does not require grad, or on allocation failure (check uz_error_status). */
 float *uz_grad_buf(uz_ctx *ctx, uz_tensor *t);
 
+/* As uz_grad_buf, but a buffer created by this call is left uninitialised
+ * and *fresh set: the caller must then write (=) every element of it
+ * instead of adding, which saves the zero-fill and a read of the buffer. */
+float *uz_grad_buf_fresh(uz_ctx *ctx, uz_tensor *t, bool *fresh);
+
+/* When t requires grad and has no gradient yet, makes `grad` (contiguous,
+ * t's numel, living at least as long as the step) t's gradient without a
+ * copy and returns true; the caller must not write to it afterwards.
+ * Otherwise returns false, with *fail set on allocation failure. */
+bool uz_grad_adopt(uz_ctx *ctx, uz_tensor *t, float *grad, bool *fail);
+
 /* Accumulates d(loss)/d(x) into x->grad for every x that requires grad and
  * that loss depends on; loss must hold one element. Parameter gradients add
  * up over calls (gradient accumulation) until the optimizer zeroes them. */

@@ -22,6 +22,15 @@ typedef struct uz_nn_mask {
     int64_t col_stride;
 } uz_nn_mask;
 
+/* Rows per block of the layer-norm backward: each block keeps its own
+ * partial weight and bias gradients (2 * c floats of scratch). */
+enum { UZ_LN_ROW_BLOCK = 32 };
+
+static inline int64_t uz_layer_norm_scratch(int64_t n, int64_t c)
+{
+    return 2 * c * ((n + UZ_LN_ROW_BLOCK - 1) / UZ_LN_ROW_BLOCK);
+}
+
 struct uz_kernels_nn {
     /* y = softmax(x + mask) or log_softmax(x + mask) per row; mask NULL for
      * none. -INFINITY logits are excluded; a row with no finite logit gives
@@ -50,9 +59,11 @@ struct uz_kernels_nn {
      * mean[n] and rstd[n] = 1 / sqrt(biased var + eps). */
     void (*layer_norm_forward)(float *y, float *mean, float *rstd, const float *x,
                                const float *w, const float *b, int64_t n, int64_t c, float eps);
-    void (*layer_norm_backward)(float *dx, float *dw, float *db, const float *dy, const float *x,
-                                const float *w, const float *mean, const float *rstd, int64_t n,
-                                int64_t c);
+    /* dx is written (=) instead of accumulated when dx_assign; scratch holds
+     * uz_layer_norm_scratch(n, c) floats when dw or db is wanted. */
+    void (*layer_norm_backward)(float *dx, bool dx_assign, float *dw, float *db, const float *dy,
+                                const float *x, const float *w, const float *mean,
+                                const float *rstd, int64_t n, int64_t c, float *scratch);
 
     /* Element i is dropped when uz_rng_uniform(seed, stream, i) < p and
      * otherwise scaled by 1 / (1 - p); p == 1 drops everything. */

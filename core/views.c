@@ -31,6 +31,13 @@ static uz_status flat_backward(uz_ctx *ctx, uz_node *n)
     uz_tensor *in = n->in[0], *out = n->out;
     if (!in->requires_grad)
         return UZ_OK;
+    /* Same elements in the same order: the first gradient to reach the input
+     * is the output's own buffer, which the sweep is done with after this. */
+    bool fail;
+    if (uz_grad_adopt(ctx, in, out->grad->data, &fail))
+        return UZ_OK;
+    if (fail)
+        return uz_error_status();
     float *gi = uz_grad_buf(ctx, in);
     if (!gi)
         return uz_error_status();

@@ -7,6 +7,8 @@
 int uz_cmd_train(int argc, char **argv);
 int uz_cmd_eval(int argc, char **argv);
 int uz_cmd_zoo(int argc, char **argv);
+int uz_cmd_recommend(int argc, char **argv);
+int uz_cmd_data(int argc, char **argv);
 
 /* Shared by the subcommands (infer/cli_config.c). */
 
@@ -20,5 +22,18 @@ bool uz_cli_load_config(const char *cmd, const char *text, const char *source,
 /* Prints "unizoo CMD: message" for the current error, without the
  * source-file locations that are meant for developers. */
 void uz_cli_error(const char *cmd, const char *what);
+
+/* infer/cli_model.c */
+
+/* The model of ckpt for inference: a run directory (its best.safetensors
+ * when early stopping kept one, else its last checkpoint), a checkpoint
+ * file, or a bare SASRec encoder file (RecBole names; the data must then
+ * be given). data (may be NULL) and sets override the stored config's
+ * model.data and fields. Prints the error and returns false on failure;
+ * on success the caller frees *m and cfg. */
+bool uz_cli_load_model(const char *cmd, const char *ckpt, const char *data,
+                       const char *const *sets, int n_sets, uz_train_config *cfg, uz_model **m);
+/* Peak resident memory of this process so far, in MiB. */
+double uz_cli_peak_mb(void);
 
 #endif

@@ -1,41 +1,72 @@
-/* `unizoo eval DIR`: the model of a training run's checkpoint, evaluated
+/* `unizoo eval DIR | --ckpt FILE [--data FILE] [--set path=value ...]`: the
+ * model of a training run's checkpoint (or, for sequential recommendation,
+ * a bare encoder file such as the official MCLRec checkpoint), evaluated
  * with its family's metrics. */
 #include "cli.h"
-
-#include "train/checkpoint.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+enum { MAX_SETS = 64 };
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: unizoo eval DIR | --ckpt FILE [--data FILE] [--set path=value ...]\n"
+            "  DIR      the --out directory of `unizoo train` (its best.safetensors when early\n"
+            "           stopping kept one, else its last checkpoint)\n"
+            "  --ckpt   a checkpoint file or run directory; for the seqrec family also a bare\n"
+            "           SASRec encoder file (RecBole names), which needs --data\n"
+            "  --data   the data to evaluate on (overrides the config's model.data)\n"
+            "  --set    override a model field, e.g. --set model.mask_history=true\n");
+}
 
 int uz_cmd_eval(int argc, char **argv)
 {
-    if (argc != 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
-        FILE *f = argc == 1 ? stdout : stderr;
-        fprintf(f, "usage: unizoo eval DIR   (DIR: the --out directory of `unizoo train`)\n");
-        return argc == 1 ? 0 : 2;
+    const char *ckpt = NULL, *data = NULL, *sets[MAX_SETS];
+    int n_sets = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        if (strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (s[0] != '-' && !ckpt) {
+            ckpt = s;
+            continue;
+        }
+        if (i + 1 >= argc || s[0] != '-') {
+            fprintf(stderr, s[0] == '-' ? "unizoo eval: %s needs a value\n"
+                                        : "unizoo eval: unexpected argument '%s'\n",
+                    s);
+            return 2;
+        }
+        const char *v = argv[++i];
+        if (strcmp(s, "--ckpt") == 0 && !ckpt) {
+            ckpt = v;
+        } else if (strcmp(s, "--data") == 0) {
+            data = v;
+        } else if (strcmp(s, "--set") == 0 && n_sets < MAX_SETS) {
+            sets[n_sets++] = v;
+        } else {
+            fprintf(stderr, "unizoo eval: unknown or repeated option '%s' (see unizoo eval --help)\n", s);
+            return 2;
+        }
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", argv[0], UZ_CKPT_FILE);
-    char *text = NULL;
-    if (uz_checkpoint_config(path, &text) != UZ_OK) {
-        uz_cli_error("eval", NULL);
+    if (!ckpt) {
+        usage(stderr);
         return 2;
     }
     uz_train_config cfg;
-    bool ok = uz_cli_load_config("eval", text, path, NULL, 0, &cfg);
-    free(text);
-    if (!ok)
+    uz_model *m = NULL;
+    if (!uz_cli_load_model("eval", ckpt, data, sets, n_sets, &cfg, &m))
         return 2;
     int rc = 1;
-    uz_model *m = NULL;
     uz_ctx *ctx = NULL;
     uz_metrics met = {0};
-    if (cfg.model_family->build(cfg.model, cfg.seed, true, &m) != UZ_OK) {
-        uz_cli_error("eval", "building the model");
-    } else if (uz_checkpoint_load(path, m->params, NULL, NULL) != UZ_OK) {
-        uz_cli_error("eval", NULL);
-    } else if (!m->ops->eval) {
+    if (!m->ops->eval) {
         fprintf(stderr, "unizoo eval: the %s family has no evaluation\n", cfg.family);
     } else if (!(ctx = uz_ctx_new(0, 0))) {
         uz_cli_error("eval", NULL);

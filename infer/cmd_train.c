@@ -145,6 +145,8 @@ static int train(const train_args *a, const uz_train_config *cfg, uz_comm *comm)
                             .stop = &stop_signal, .progress = a->progress};
     uz_train_result res;
     uz_status st = uz_train(cfg, model, &opts, &res);
+    if (rank == 0)
+        printf("peak memory %.0f MiB\n", uz_cli_peak_mb());
     int rc = 0;
     if (st != UZ_OK) {
         if (uz_comm_size(comm) > 1) {

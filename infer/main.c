@@ -11,8 +11,10 @@ static void usage(FILE *f)
             "commands:\n"
             "  zoo                 list the built-in models\n"
             "  train NAME|FILE     train a built-in model or a JSON config (--help for options)\n"
-            "  eval DIR            evaluate the checkpoint of a training run\n"
-            "  infer, recommend, data   (not built yet)\n");
+            "  eval DIR|--ckpt F   evaluate the checkpoint of a training run\n"
+            "  recommend --ckpt F  top-K items for every user (sequential recommendation)\n"
+            "  data summary FILE   load user histories and print what was loaded\n"
+            "  infer               (not built yet)\n");
 }
 
 int main(int argc, char **argv)
@@ -28,7 +30,11 @@ int main(int argc, char **argv)
         return uz_cmd_eval(argc - 2, argv + 2);
     if (strcmp(cmd, "zoo") == 0)
         return uz_cmd_zoo(argc - 2, argv + 2);
-    static const char *const later[] = {"infer", "recommend", "data"};
+    if (strcmp(cmd, "recommend") == 0)
+        return uz_cmd_recommend(argc - 2, argv + 2);
+    if (strcmp(cmd, "data") == 0)
+        return uz_cmd_data(argc - 2, argv + 2);
+    static const char *const later[] = {"infer"};
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
         if (strcmp(cmd, later[i]) == 0) {
             fprintf(stderr, "unizoo: '%s' is not built yet in this version\n", cmd);

@@ -98,7 +98,7 @@ static void mlp_free(uz_model *m)
     free(fm);
 }
 
-static const uz_model_ops MLP_OPS = {mlp_loss, mlp_eval, mlp_free};
+static const uz_model_ops MLP_OPS = {.loss = mlp_loss, .eval = mlp_eval, .free = mlp_free};
 
 static uz_status declare(fmnist_model *fm, const cJSON *cfg, uint64_t seed, int n_heads)
 {

@@ -4,6 +4,7 @@
 #include "models/zoo.h"
 
 #include "models/fmnist_mlp.h"
+#include "models/seqrec.h"
 
 #include <string.h>
 
@@ -49,9 +50,59 @@ static const uz_zoo_entry ZOO[] = {
      "\"lr\":{\"base\":0.005},"
      "\"batch_schedule\":{\"kind\":\"adaptive\",\"eta\":0.5,\"b_max\":512,\"lr_rule\":\"auto\"},"
      "\"tasks\":[{\"name\":\"classes\"}]}"},
+    /* The MCLRec paper's settings (batch 256, d 64, 2 layers, 2 heads,
+     * length 50, dropout 0.5, Adam 1e-3) with its per-dataset lambda and
+     * beta; an evaluation every epoch, early stopping on validation
+     * MRR@10 after 10 without a gain, as the official scripts. */
+#define SEQREC_TRAIN(epoch)                                                                        \
+    "\"train\":{\"steps\":" #epoch "00,\"batch\":256,\"seed\":2020,\"log_every\":50,"               \
+    "\"eval_every\":" #epoch ",\"ckpt_every\":" #epoch ",\"early_stop\":\"valid/mrr@10\","          \
+    "\"patience\":10},"                                                                            \
+    "\"optim\":{\"kind\":\"adamw\",\"weight_decay\":0},\"lr\":{\"base\":0.001},"                   \
+    "\"tasks\":[{\"name\":\"next-item\"}]}"
+    {"mclrec-beauty",
+     "{\"name\":\"mclrec-beauty\",\"family\":\"seqrec\","
+     "\"description\":\"MCLRec on Amazon Beauty (paper settings, lambda 0, beta 0.05; up to 100 "
+     "epochs of 514 steps, early stopping)\","
+     "\"model\":{\"data\":\"../shared/datasets/seqrec/Beauty.txt\",\"n_items\":12101,"
+     "\"variant\":\"mclrec\",\"lambda\":0,\"beta\":0.05},"
+     SEQREC_TRAIN(514)},
+    {"mclrec-sports",
+     "{\"name\":\"mclrec-sports\",\"family\":\"seqrec\","
+     "\"description\":\"MCLRec on Amazon Sports and Outdoors (paper settings, lambda 0.04, beta "
+     "0.4; up to 100 epochs of 741 steps, early stopping)\","
+     "\"model\":{\"data\":\"../shared/datasets/seqrec/Sports_and_Outdoors.txt\","
+     "\"n_items\":18357,\"variant\":\"mclrec\",\"lambda\":0.04,\"beta\":0.4},"
+     SEQREC_TRAIN(741)},
+    {"sasrec-beauty",
+     "{\"name\":\"sasrec-beauty\",\"family\":\"seqrec\","
+     "\"description\":\"SASRec with full-softmax cross-entropy on Amazon Beauty (the MCLRec "
+     "encoder without contrastive terms)\","
+     "\"model\":{\"data\":\"../shared/datasets/seqrec/Beauty.txt\",\"n_items\":12101,"
+     "\"variant\":\"sasrec\"},"
+     SEQREC_TRAIN(514)},
+    {"cl4srec-beauty",
+     "{\"name\":\"cl4srec-beauty\",\"family\":\"seqrec\","
+     "\"description\":\"CL4SRec on Amazon Beauty: cross-entropy plus InfoNCE between two "
+     "augmented views (lambda 0.1), no augmenters\","
+     "\"model\":{\"data\":\"../shared/datasets/seqrec/Beauty.txt\",\"n_items\":12101,"
+     "\"variant\":\"cl4srec\",\"lambda\":0.1},"
+     SEQREC_TRAIN(514)},
+    {"mclrec-ml100k",
+     "{\"name\":\"mclrec-ml100k\",\"family\":\"seqrec\","
+     "\"description\":\"MCLRec on MovieLens-100k (scripts/fetch-ml100k.sh), the quickstart: "
+     "histories cut to 20, 300 steps of 128 (one epoch is 760), a few minutes on 2 cores\","
+     "\"model\":{\"data\":\"~/.cache/unizoo/ml-100k\",\"n_items\":1682,"
+     "\"variant\":\"mclrec\",\"max_len\":20,\"hidden_dropout\":0.2,\"attn_dropout\":0.2,"
+     "\"beta\":0.05},"
+     "\"train\":{\"steps\":300,\"batch\":128,\"seed\":2020,\"log_every\":25,"
+     "\"eval_every\":100,\"ckpt_every\":100,\"early_stop\":\"valid/mrr@10\"},"
+     "\"optim\":{\"kind\":\"adamw\",\"weight_decay\":0},\"lr\":{\"base\":0.001},"
+     "\"tasks\":[{\"name\":\"next-item\"}]}"},
+#undef SEQREC_TRAIN
 };
 
-static const uz_model_family *const FAMILIES[] = {&uz_family_mlp};
+static const uz_model_family *const FAMILIES[] = {&uz_family_mlp, &uz_family_seqrec};
 
 int uz_zoo_count(void)
 {

@@ -71,10 +71,11 @@ uz_status uz_sasrec_load(const uz_sasrec *enc, const char *path);
 /* ids [B, L] (row stride L, L <= max_len), left-aligned, 0 = padding;
  * lengths[B] in [1, L]: the representation is read at position len-1, so
  * padding ids inside the first len positions (masked items) are allowed.
- * Returns [B, d]. Only the first max(lengths) positions are computed: with
- * a causal mask nothing at or before len-1 depends on later positions, so
- * the result equals the full-length computation. training turns dropout on
- * (drawn from ctx's seed and streams). */
+ * Returns [B, d]. With a causal mask nothing at or before len-1 depends on
+ * later positions, so rows are encoded in runs of similar length, each cut
+ * to its own longest row, and the result equals the full-length
+ * computation. training turns dropout on (drawn from ctx's seed and
+ * streams, one stream per dropout per run). */
 uz_tensor *uz_sasrec_forward(uz_ctx *ctx, const uz_sasrec *enc, const int32_t *ids,
                              const int32_t *lengths, int64_t B, int64_t L, bool training);
 

@@ -243,6 +243,13 @@ START_TEST(test_attention_grad)
     gradcheck_case("[B,H,Tq,Tk] mask + causal", qs, ks, vs, (gc_case){3, NULL, true, false, 0.0f});
     const int64_t qlong[4] = {1, 2, 5, 3}, kshort[4] = {1, 2, 3, 3};
     gradcheck_case("Tq > Tk causal", qlong, kshort, kshort, (gc_case){0, NULL, true, false, 0.0f});
+    /* Causal over several query row blocks (the kernel skips the keys past
+     * each block's last row), with Tq > Tk and Tq < Tk. */
+    const int64_t q20[4] = {1, 2, 20, 3}, k18[4] = {1, 2, 18, 3}, k37[4] = {1, 1, 37, 2};
+    const int64_t q18[4] = {1, 1, 18, 2};
+    gradcheck_case("causal blocks, Tq > Tk", q20, k18, k18, (gc_case){0, NULL, true, false, 0.0f});
+    gradcheck_case("causal blocks + mask, Tq < Tk", q18, k37, k37,
+                   (gc_case){2, NULL, true, false, 0.0f});
     /* [B,T,H,D] leaves permuted to [B,H,T,D]. */
     const int64_t qp[4] = {2, 3, 2, 3}, kp[4] = {2, 4, 2, 3};
     gradcheck_case("permuted", qp, kp, kp, (gc_case){1, len, true, true, 0.0f});

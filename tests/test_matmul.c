@@ -1,6 +1,7 @@
 /* matmul and linear: values against a naive loop, gradient checks (2-D,
  * batched, shared weights, transposed views), shape errors. */
 #include <check.h>
+#include <omp.h>
 #include <string.h>
 
 #include "check_main.h"
@@ -86,6 +87,50 @@ START_TEST(test_matmul_grad)
 }
 END_TEST
 
+static uz_tensor *f_square(uz_ctx *ctx, uz_tensor **in, void *user)
+{
+    (void)user; /* one leaf in both operands: the second gradient adds to the first */
+    return uz_matmul(ctx, in[0], in[0]);
+}
+
+START_TEST(test_matmul_shared_operand)
+{
+    uz_ctx *ctx = uz_ctx_new(0, 0);
+    char msg[256];
+    uz_tensor *in[1] = {uz_test_rand(ctx, 2, (int64_t[]){4, 4}, 12, -1, 1)};
+    ck_assert_msg(uz_gradcheck(in, 1, f_square, NULL, UZ_GC_DEFAULT, msg, sizeof msg), "a a: %s", msg);
+    uz_ctx_free(ctx);
+}
+END_TEST
+
+/* The bias gradient of a large linear (column blocks across threads) is the
+ * serial row-order sum exactly, for any thread count. */
+START_TEST(test_linear_bias_grad_threads)
+{
+    enum { R = 700, IN = 3, OUT = 150 };
+    static float up[R * OUT];
+    for (int i = 0; i < R * OUT; i++)
+        up[i] = (float)((i * 7919) % 1000) * 1e-3f - 0.5f;
+    float want[OUT] = {0};
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < OUT; j++)
+            want[j] += up[r * OUT + j];
+    int saved = omp_get_max_threads();
+    for (int threads = 1; threads <= 3; threads += 2) {
+        omp_set_num_threads(threads);
+        uz_ctx *ctx = uz_ctx_new(0, 0);
+        uz_tensor *x = uz_test_rand(ctx, 2, (int64_t[]){R, IN}, 13, -1, 1);
+        uz_tensor *w = uz_test_rand(ctx, 2, (int64_t[]){OUT, IN}, 14, -1, 1);
+        uz_tensor *b = uz_test_rand(ctx, 1, (int64_t[]){OUT}, 15, -1, 1);
+        UZ_CK_OK(uz_backward_with(ctx, uz_linear(ctx, x, w, b), up));
+        for (int j = 0; j < OUT; j++)
+            ck_assert_float_eq(b->grad->data[j], want[j]);
+        uz_ctx_free(ctx);
+    }
+    omp_set_num_threads(saved);
+}
+END_TEST
+
 START_TEST(test_matmul_errors)
 {
     uz_ctx *ctx = uz_ctx_new(0, 0);
@@ -107,6 +152,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, test_matmul_values);
     tcase_add_test(tc, test_matmul_grad);
     tcase_add_test(tc, test_matmul_errors);
+    tcase_add_test(tc, test_matmul_shared_operand);
+    tcase_add_test(tc, test_linear_bias_grad_threads);
     suite_add_tcase(s, tc);
     return s;
 }

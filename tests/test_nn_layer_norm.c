@@ -44,6 +44,18 @@ static uz_tensor *f_ln(uz_ctx *ctx, uz_tensor **in, void *user)
     return uz_layer_norm(ctx, x, c->weight ? in[1] : NULL, c->bias ? in[2] : NULL, 1e-5f);
 }
 
+/* x also feeds a product recorded before (first) or after (second) the
+ * layer norm, so its gradient is written fresh by one and added by the other. */
+static uz_tensor *f_ln_shared(uz_ctx *ctx, uz_tensor **in, void *user)
+{
+    bool ln_first = *(const bool *)user;
+    uz_tensor *y = ln_first ? uz_layer_norm(ctx, in[0], in[1], in[2], 1e-5f) : NULL;
+    uz_tensor *m = uz_mul(ctx, in[0], in[0]);
+    if (!ln_first)
+        y = uz_layer_norm(ctx, in[0], in[1], in[2], 1e-5f);
+    return uz_add(ctx, y, m);
+}
+
 START_TEST(test_layer_norm_grad)
 {
     uz_ctx *ctx = uz_ctx_new(0, 0);
@@ -63,6 +75,13 @@ START_TEST(test_layer_norm_grad)
     in[0] = uz_test_rand(ctx, 2, (int64_t[]){5, 4}, 4, -1, 1); /* transposed: [4,5] */
     ln_case nc = {true, true, true};
     ck_assert_msg(uz_gradcheck(in, 3, f_ln, &nc, UZ_GC_DEFAULT, msg, sizeof msg), "non-contiguous: %s", msg);
+    in[0] = uz_test_rand(ctx, 2, (int64_t[]){3, 5}, 5, -1, 1);
+    for (int order = 0; order < 2; order++) {
+        bool ln_first = order == 0;
+        ck_assert_msg(uz_gradcheck(in, 3, f_ln_shared, &ln_first, UZ_GC_DEFAULT, msg, sizeof msg),
+                      "shared input (layer norm first: %d): %s", order == 0, msg);
+    }
+    in[0] = uz_test_rand(ctx, 2, (int64_t[]){5, 4}, 4, -1, 1);
     /* Only the weight requires grad: the x gradient is skipped. */
     in[0]->requires_grad = false;
     ck_assert_msg(uz_gradcheck(in, 3, f_ln, &nc, UZ_GC_DEFAULT, msg, sizeof msg), "params only: %s", msg);

@@ -150,9 +150,7 @@ END_TEST
 
 START_TEST(unbuilt_commands_say_so)
 {
-    static const char *const cmds[] = {"infer", "recommend", "data"};
-    for (int i = 0; i < 3; i++)
-        expect((const char *[]){cmds[i], NULL}, 2, "is not built yet");
+    expect((const char *[]){"infer", NULL}, 2, "is not built yet");
 }
 END_TEST
 

@@ -3,6 +3,7 @@
  * naive index loops, gradient checks through single views and chains, and
  * error messages. */
 #include <check.h>
+#include <omp.h>
 #include <string.h>
 
 #include "check_main.h"
@@ -392,6 +393,70 @@ START_TEST(test_expand_grad_exact)
 }
 END_TEST
 
+/* Gradient of a large permuted, narrowed view (the parallel scatter path):
+ * every target is hit once, so it is exact and the same for any thread count. */
+static void big_view_grad(int threads, uz_tensor **grad_out, uz_ctx *ctx)
+{
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(threads);
+    const int64_t shape[4] = {6, 40, 5, 64};
+    uz_tensor *t = uz_test_rand(ctx, 4, shape, 3, -1, 1);
+    uz_tensor *v = uz_narrow(ctx, uz_permute(ctx, t, (int[]){1, 0, 2, 3}), 0, 3, 30);
+    UZ_CK_NOTNULL(v);
+    int64_t n = uz_tensor_numel(v);
+    float *up = uz_ctx_alloc(ctx, sizeof(float) * (size_t)n);
+    for (int64_t i = 0; i < n; i++)
+        up[i] = (float)i * 0.5f + 1.0f;
+    UZ_CK_OK(uz_backward_with(ctx, v, up));
+    int64_t idx[4];
+    for (int64_t p = 0; p < uz_tensor_numel(t); p++) {
+        unravel(p, 4, shape, idx);
+        float want = 0.0f;
+        if (idx[1] >= 3 && idx[1] < 33)
+            want = up[(((idx[1] - 3) * 6 + idx[0]) * 5 + idx[2]) * 64 + idx[3]];
+        ck_assert_float_eq(t->grad->data[p], want);
+    }
+    *grad_out = t->grad;
+    omp_set_num_threads(saved);
+}
+
+START_TEST(test_big_view_grad_threads)
+{
+    uz_ctx *ctx = uz_ctx_new(0, 0);
+    uz_tensor *g1, *g4;
+    big_view_grad(1, &g1, ctx);
+    big_view_grad(4, &g4, ctx);
+    ck_assert_int_eq(memcmp(g1->data, g4->data, sizeof(float) * (size_t)uz_tensor_numel(g1)), 0);
+    uz_ctx_free(ctx);
+}
+END_TEST
+
+/* A reshape hands its gradient buffer to an input that has none yet; a
+ * second consumer of the input must still add on top, in either order. */
+START_TEST(test_reshape_grad_handover)
+{
+    uz_ctx *ctx = uz_ctx_new(0, 0);
+    uz_tensor *x = uz_test_rand(ctx, 2, (int64_t[]){3, 4}, 5, -1, 1);
+    uz_tensor *g = uz_test_rand(ctx, 2, (int64_t[]){4, 3}, 6, -1, 1);
+    g->requires_grad = false;
+    /* loss = sum(reshape(x) * g) + sum(x * x): reshape's backward runs last. */
+    uz_tensor *l1 = uz_sum(ctx, uz_mul(ctx, uz_reshape(ctx, x, 2, (int64_t[]){4, 3}), g), NULL, 0,
+                           false);
+    uz_tensor *l2 = uz_sum(ctx, uz_mul(ctx, x, x), NULL, 0, false);
+    UZ_CK_OK(uz_backward(ctx, uz_add(ctx, l2, l1)));
+    for (int i = 0; i < 12; i++)
+        ck_assert_float_eq_tol(x->grad->data[i], g->data[i] + 2.0f * x->data[i], 1e-6f);
+    /* Backward from a reshape directly: the seed is copied, then handed over. */
+    uz_tensor *y = uz_test_rand(ctx, 1, (int64_t[]){6}, 7, -1, 1);
+    float up[6] = {1, 2, 3, 4, 5, 6};
+    UZ_CK_OK(uz_backward_with(ctx, uz_reshape(ctx, y, 2, (int64_t[]){2, 3}), up));
+    UZ_CK_OK(uz_backward_with(ctx, uz_reshape(ctx, y, 2, (int64_t[]){3, 2}), up));
+    for (int i = 0; i < 6; i++)
+        ck_assert_float_eq(y->grad->data[i], 2.0f * up[i]);
+    uz_ctx_free(ctx);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("views");
@@ -405,6 +470,8 @@ Suite *make_suite(void)
     tcase_add_test(tc, test_contiguous_and_copy_out);
     tcase_add_test(tc, test_view_grads);
     tcase_add_test(tc, test_expand_grad_exact);
+    tcase_add_test(tc, test_big_view_grad_threads);
+    tcase_add_test(tc, test_reshape_grad_handover);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -12,7 +12,7 @@
 
 #define CKPT_FORMAT "unizoo-checkpoint-1"
 
-enum { N_TRAINER = 9 };
+enum { N_TRAINER = 12 };
 
 static size_t dtype_size(uz_dtype d)
 {
@@ -49,10 +49,11 @@ static const char *dtype_name(uz_dtype d)
 }
 
 uz_status uz_checkpoint_save(const char *path, uz_params *p, const uz_optim *o,
-                             const uz_train_state *s, const char *config_json)
+                             const uz_model_state *extra, int n_extra, const uz_train_state *s,
+                             const char *config_json)
 {
     int np = uz_params_count(p), no = o ? uz_optim_state_count(o) : 0;
-    int n = np + no + N_TRAINER;
+    int n = np + no + n_extra + N_TRAINER;
     uz_st_entry *e = calloc((size_t)n, sizeof *e);
     int64_t *shapes = calloc((size_t)(np + no), sizeof *shapes);
     if (!e || !shapes) {
@@ -70,10 +71,14 @@ uz_status uz_checkpoint_save(const char *path, uz_params *p, const uz_optim *o,
         shapes[np + i] = st.numel;
         e[k++] = (uz_st_entry){st.name, st.dtype, 1, &shapes[np + i], st.data};
     }
+    for (int i = 0; i < n_extra; i++)
+        e[k++] = (uz_st_entry){extra[i].name, extra[i].dtype, extra[i].ndim, extra[i].shape,
+                               extra[i].data};
     static const int64_t one = 1;
     const int64_t ntask = s->n_tasks;
     int64_t step = s->step, batch = s->batch, seed = (int64_t)s->rng_seed;
-    double lr_mult = s->lr_mult, elapsed = s->elapsed;
+    int64_t best_step = s->best_step, bad_evals = s->bad_evals;
+    double lr_mult = s->lr_mult, elapsed = s->elapsed, best = s->best;
     e[k++] = (uz_st_entry){"trainer.step", UZ_I64, 1, &one, &step};
     e[k++] = (uz_st_entry){"trainer.batch", UZ_I64, 1, &one, &batch};
     e[k++] = (uz_st_entry){"trainer.lr_mult", UZ_F64, 1, &one, &lr_mult};
@@ -83,6 +88,9 @@ uz_status uz_checkpoint_save(const char *path, uz_params *p, const uz_optim *o,
     e[k++] = (uz_st_entry){"trainer.epoch", UZ_I64, 1, &ntask, s->epoch};
     e[k++] = (uz_st_entry){"trainer.cursor", UZ_I64, 1, &ntask, s->cursor};
     e[k++] = (uz_st_entry){"trainer.sampled", UZ_I64, 1, &ntask, s->sampled};
+    e[k++] = (uz_st_entry){"trainer.best", UZ_F64, 1, &one, &best};
+    e[k++] = (uz_st_entry){"trainer.best_step", UZ_I64, 1, &one, &best_step};
+    e[k++] = (uz_st_entry){"trainer.bad_evals", UZ_I64, 1, &one, &bad_evals};
     const char *keys[] = {"format", "config"};
     const char *vals[] = {CKPT_FORMAT, config_json ? config_json : "{}"};
     uz_status st = uz_st_write(path, e, k, keys, vals, 2);
@@ -141,9 +149,19 @@ static uz_status read_raw(const uz_st_file *f, const char *path, const char *nam
     return UZ_OK;
 }
 
-static bool known(const char *name, uz_params *p, const uz_optim *o)
+static bool in_extra(const char *name, const uz_model_state *extra, int n_extra)
 {
-    if (strncmp(name, "trainer.", 8) == 0 || uz_params_find(p, name))
+    for (int i = 0; i < n_extra; i++)
+        if (strcmp(extra[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+static bool known(const char *name, uz_params *p, const uz_optim *o,
+                  const uz_model_state *extra, int n_extra)
+{
+    if (strncmp(name, "trainer.", 8) == 0 || uz_params_find(p, name) ||
+        in_extra(name, extra, n_extra))
         return true;
     for (int i = 0; o && i < uz_optim_state_count(o); i++)
         if (strcmp(uz_optim_state_at(o, i).name, name) == 0)
@@ -151,15 +169,23 @@ static bool known(const char *name, uz_params *p, const uz_optim *o)
     return false;
 }
 
+static int64_t numel_of(const uz_model_state *e)
+{
+    int64_t n = 1;
+    for (int d = 0; d < e->ndim; d++)
+        n *= e->shape[d];
+    return n;
+}
+
 static uz_status load_all(const uz_st_file *f, const char *path, uz_params *p, uz_optim *o,
-                          uz_train_state *s)
+                          const uz_model_state *extra, int n_extra, uz_train_state *s)
 {
     for (int i = 0; i < uz_st_count(f); i++) {
         const char *name = uz_st_at(f, i)->name;
-        /* Parameters-only loads skip the optimizer state. */
-        if (!o && strncmp(name, "optim.", 6) == 0)
+        /* Parameters-only loads skip the optimizer state nobody asked for. */
+        if (!o && strncmp(name, "optim.", 6) == 0 && !in_extra(name, extra, n_extra))
             continue;
-        if (!known(name, p, o))
+        if (!known(name, p, o, extra, n_extra))
             return UZ_FAIL(UZ_ERR_FORMAT,
                            "checkpoint %s: tensor '%s' is not part of this model or optimizer",
                            path, name);
@@ -175,6 +201,12 @@ static uz_status load_all(const uz_st_file *f, const char *path, uz_params *p, u
     for (int i = 0; o && i < uz_optim_state_count(o); i++) {
         uz_optim_state st = uz_optim_state_at(o, i);
         uz_status r = read_raw(f, path, st.name, st.dtype, st.numel, st.data);
+        if (r != UZ_OK)
+            return r;
+    }
+    for (int i = 0; i < n_extra; i++) {
+        uz_status r = read_raw(f, path, extra[i].name, extra[i].dtype, numel_of(&extra[i]),
+                               extra[i].data);
         if (r != UZ_OK)
             return r;
     }
@@ -194,19 +226,23 @@ static uz_status load_all(const uz_st_file *f, const char *path, uz_params *p, u
         (st = read_raw(f, path, "trainer.rng_seed", UZ_I64, 1, &seed)) != UZ_OK ||
         (st = read_raw(f, path, "trainer.epoch", UZ_I64, n_tasks, s->epoch)) != UZ_OK ||
         (st = read_raw(f, path, "trainer.cursor", UZ_I64, n_tasks, s->cursor)) != UZ_OK ||
-        (st = read_raw(f, path, "trainer.sampled", UZ_I64, n_tasks, s->sampled)) != UZ_OK)
+        (st = read_raw(f, path, "trainer.sampled", UZ_I64, n_tasks, s->sampled)) != UZ_OK ||
+        (st = read_raw(f, path, "trainer.best", UZ_F64, 1, &s->best)) != UZ_OK ||
+        (st = read_raw(f, path, "trainer.best_step", UZ_I64, 1, &s->best_step)) != UZ_OK ||
+        (st = read_raw(f, path, "trainer.bad_evals", UZ_I64, 1, &s->bad_evals)) != UZ_OK)
         return st;
     s->rng_seed = (uint64_t)seed;
     return UZ_OK;
 }
 
-uz_status uz_checkpoint_load(const char *path, uz_params *p, uz_optim *o, uz_train_state *s)
+uz_status uz_checkpoint_load(const char *path, uz_params *p, uz_optim *o,
+                             const uz_model_state *extra, int n_extra, uz_train_state *s)
 {
     uz_st_file *f;
     uz_status st = open_ckpt(path, &f);
     if (st != UZ_OK)
         return st;
-    st = load_all(f, path, p, o, s);
+    st = load_all(f, path, p, o, extra, n_extra, s);
     uz_st_close(f);
     return st;
 }

@@ -181,7 +181,7 @@ static cJSON *optim_defaults(uz_optim_kind kind)
 static const char trainer_defaults[] =
     "{\"name\":\"\",\"family\":\"\",\"description\":\"\",\"model\":{},"
     "\"train\":{\"steps\":1000,\"batch\":32,\"micro_batches\":1,\"seed\":0,\"log_every\":50,"
-    "\"eval_every\":0,\"ckpt_every\":0},"
+    "\"eval_every\":0,\"ckpt_every\":0,\"early_stop\":\"\",\"patience\":0},"
     "\"optim\":{},"
     "\"lr\":{\"base\":0.01,\"warmup_steps\":0,\"decay\":\"constant\",\"total_steps\":0,"
     "\"min_lr\":0,\"step_size\":0,\"gamma\":0.1},"
@@ -560,6 +560,12 @@ static uz_status check_train(uz_train_config *c)
     TRY(uz_cfg_int(t, "train", "log_every", 1, INT64_C(1) << 40, &c->log_every));
     TRY(uz_cfg_int(t, "train", "eval_every", 0, INT64_C(1) << 40, &c->eval_every));
     TRY(uz_cfg_int(t, "train", "ckpt_every", 0, INT64_C(1) << 40, &c->ckpt_every));
+    TRY(uz_cfg_str(t, "train", "early_stop", &c->early_stop));
+    TRY(uz_cfg_int(t, "train", "patience", 0, INT64_C(1) << 40, &c->patience));
+    if (c->patience > 0 && !c->early_stop[0])
+        return UZ_FAIL(UZ_ERR_ARG, "config train.patience: %lld needs train.early_stop (the "
+                                   "metric to watch, e.g. \"valid/mrr@10\")",
+                       (long long)c->patience);
     return UZ_OK;
 }
 

@@ -33,6 +33,11 @@ typedef struct uz_train_config {
     int micro_batches;
     uint64_t seed;
     int64_t log_every, eval_every, ckpt_every; /* 0: at the end only (eval, ckpt) */
+    /* Early stopping: the evaluation metric to watch (higher is better; ""
+     * = off), whose best evaluation is kept as best.safetensors, and how
+     * many evaluations without a gain end the run (0 = run all steps). */
+    const char *early_stop;
+    int64_t patience;
 
     uz_optim_config optim;  /* strings point into root */
     uz_lr_schedule lr;      /* total_steps resolved (0 in the file means train.steps) */

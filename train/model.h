@@ -13,6 +13,7 @@
 
 #include "core/params.h"
 #include "core/tensor.h"
+#include "train/optim.h"
 #include "train/sampler.h"
 
 enum { UZ_MAX_METRICS = 32, UZ_METRIC_NAME = 48 };
@@ -30,16 +31,48 @@ typedef struct uz_metrics {
 
 typedef struct uz_model uz_model;
 
+/* A buffer a checkpoint holds besides the parameters in uz_model.params
+ * (e.g. a second parameter store, a model-owned optimizer's state). Names
+ * are unique across the checkpoint; names starting with "optim." are
+ * optimizer state. */
+typedef struct uz_model_state {
+    const char *name;
+    uz_dtype dtype;
+    int ndim;
+    const int64_t *shape;
+    void *data;
+} uz_model_state;
+
 typedef struct uz_model_ops {
     /* Mean loss (a 0-d tensor in ctx, recorded for backward) over examples
      * idx[0..n) of `task`, each in [0, task_size[task]). Training mode:
      * dropout and other random ops draw from the ctx's seed and stream,
-     * which the trainer sets before every call. NULL on error. */
+     * which the trainer sets before every call. NULL on error. May be NULL
+     * for a model with its own train_step. */
     uz_tensor *(*loss)(uz_model *m, uz_ctx *ctx, int task, const int64_t *idx, int64_t n);
     /* Optional (NULL when the model has none): held-out metrics, computed
      * with gradients off. */
     uz_status (*eval)(uz_model *m, uz_ctx *ctx, uz_metrics *out);
     void (*free)(uz_model *m);
+
+    /* Optional: a model with its own update rule (several optimizers or
+     * several updates per batch, e.g. MCLRec's alternating steps). When
+     * set, the trainer calls set_optim once with the config's optimizer
+     * (the model builds its optimizers from it instead of the trainer
+     * building one over params), then train_step for each step in place
+     * of loss + backward + optimizer step: one full step over examples
+     * idx[0..n) of `task` at the schedule's learning rate lr, writing the
+     * step's training loss. The ctx's seed and stream are set as for loss;
+     * the ctx is the model's to reset. Such models train in one process
+     * without micro-batches or an adaptive batch size. */
+    uz_status (*set_optim)(uz_model *m, const uz_optim_config *optim);
+    uz_status (*train_step)(uz_model *m, uz_ctx *ctx, int task, const int64_t *idx, int64_t n,
+                            float lr, double *loss);
+    /* Optional: the extra state checkpoints save and resume restores
+     * exactly (every optimizer state of a model with train_step belongs
+     * here). Enumerated after set_optim. */
+    int (*state_count)(const uz_model *m);
+    uz_model_state (*state_at)(const uz_model *m, int i);
 } uz_model_ops;
 
 struct uz_model {

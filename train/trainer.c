@@ -49,8 +49,10 @@ typedef struct trainer {
     /* Adaptive batch size: per-micro-batch gradients for the norm test. */
     uz_grad_stats gstats;
     float *gprev;
-    char ckpt[PATH_LEN], prev[PATH_LEN];
-    bool have_ckpt;
+    uz_model_state *extra;  /* the model's own checkpoint state */
+    int n_extra;
+    char ckpt[PATH_LEN], prev[PATH_LEN], best[PATH_LEN];
+    bool have_ckpt, have_best, stopped_early;
     int64_t ckpt_step;
 } trainer;
 
@@ -95,6 +97,17 @@ static uz_status check_setup(const trainer *t)
     if (m->n_tasks != cfg->n_tasks)
         return UZ_FAIL(UZ_ERR_ARG, "config tasks: %d entries, but the %s model has %d task%s",
                        cfg->n_tasks, cfg->family, m->n_tasks, m->n_tasks == 1 ? "" : "s");
+    if (m->ops->train_step) {
+        if (!m->ops->set_optim)
+            return UZ_FAIL(UZ_ERR_ARG, "model %s: a train_step needs set_optim", cfg->family);
+        if (t->world > 1 || cfg->micro_batches > 1 || cfg->adaptive)
+            return UZ_FAIL(UZ_ERR_ARG,
+                           "config: the %s model trains with its own update rule, in one "
+                           "process, with train.micro_batches 1 and a fixed batch size",
+                           cfg->family);
+    } else if (!m->ops->loss) {
+        return UZ_FAIL(UZ_ERR_ARG, "model %s: has neither a loss nor a train_step", cfg->family);
+    }
     int64_t per_step = (int64_t)cfg->micro_batches * t->world;
     if (cfg->batch < per_step)
         return UZ_FAIL(UZ_ERR_ARG,
@@ -111,6 +124,22 @@ static void ckpt_paths(trainer *t, const char *dir)
 {
     snprintf(t->ckpt, sizeof t->ckpt, "%s/%s", dir, UZ_CKPT_FILE);
     snprintf(t->prev, sizeof t->prev, "%s/%s", dir, UZ_CKPT_PREV);
+    snprintf(t->best, sizeof t->best, "%s/%s", dir, UZ_CKPT_BEST);
+}
+
+static uz_status collect_extra(trainer *t)
+{
+    const uz_model_ops *ops = t->model->ops;
+    int n = ops->state_count ? ops->state_count(t->model) : 0;
+    if (n == 0)
+        return UZ_OK;
+    t->extra = malloc(sizeof *t->extra * (size_t)n);
+    if (!t->extra)
+        return UZ_FAIL(UZ_ERR_NOMEM, "trainer: out of memory for the model's state");
+    for (int i = 0; i < n; i++)
+        t->extra[i] = ops->state_at(t->model, i);
+    t->n_extra = n;
+    return UZ_OK;
 }
 
 static void capture_state(trainer *t)
@@ -140,7 +169,8 @@ static uz_status save_checkpoint(trainer *t, double elapsed)
         free(json);
         return UZ_FAIL(UZ_ERR_IO, "checkpoint: cannot move %s aside", t->ckpt);
     }
-    uz_status st = uz_checkpoint_save(t->ckpt, t->params, t->optim, &t->state, json);
+    uz_status st = uz_checkpoint_save(t->ckpt, t->params, t->optim, t->extra, t->n_extra,
+                                      &t->state, json);
     free(json);
     if (st == UZ_OK) {
         t->have_ckpt = true;
@@ -173,7 +203,7 @@ static uz_status resume(trainer *t, const char *dir)
                        path, diff);
     uz_train_state *s = &t->state;
     s->n_tasks = t->cfg->n_tasks;
-    st = uz_checkpoint_load(path, t->params, t->optim, s);
+    st = uz_checkpoint_load(path, t->params, t->optim, t->extra, t->n_extra, s);
     if (st != UZ_OK)
         return st;
     if (s->step < 0 || s->batch < 1 || s->batch > t->cap || !isfinite(s->lr_mult))
@@ -293,12 +323,42 @@ static uz_status next_batch(trainer *t, int64_t b, int64_t *out)
     return UZ_OK;
 }
 
+/* A model with its own update rule: one call does the whole step. */
+static uz_status model_step(trainer *t, int64_t step, int64_t b, int task, uz_step_record *rec,
+                            bool *stop)
+{
+    const uz_train_config *cfg = t->cfg;
+    float lr = (float)((double)uz_lr_at(&cfg->lr, step) * t->state.lr_mult);
+    double loss = 0.0;
+    uz_ctx_set_stream(t->ctx, step_stream(step, 0, task));
+    uz_status st = t->model->ops->train_step(t->model, t->ctx, task, t->gidx, b, lr, &loss);
+    uz_ctx_reset(t->ctx);
+    if (st == UZ_OK && !isfinite(loss))
+        st = UZ_FAIL(UZ_ERR_NUMERIC, "non-finite loss (%g)", loss);
+    if (st != UZ_OK) {
+        uz_error_context("step %lld", (long long)step + 1);
+        return st;
+    }
+    *stop = t->opts->stop && *t->opts->stop;
+    rec->step = step + 1;
+    rec->task = task;
+    rec->loss = loss;
+    for (int k = 0; k < cfg->n_tasks; k++)
+        rec->task_loss[k] = k == task ? loss : NAN;
+    rec->lr = lr;
+    rec->grad_norm = 0.0; /* the model's own optimizers do not report it */
+    rec->batch = b;
+    return UZ_OK;
+}
+
 static uz_status step_once(trainer *t, int64_t step, uz_step_record *rec, bool *stop)
 {
     const uz_train_config *cfg = t->cfg;
     int64_t b = t->state.batch;
     int task;
     fill_batch(t, step, b, &task);
+    if (t->model->ops->train_step)
+        return model_step(t, step, b, task, rec, stop);
     int K = cfg->n_tasks;
     memset(t->stats, 0, sizeof(double) * (size_t)(2 * K + 1));
     int64_t lo = b * t->rank / t->world, hi = b * (t->rank + 1) / t->world;
@@ -377,7 +437,108 @@ static uz_status step_once(trainer *t, int64_t step, uz_step_record *rec, bool *
     return UZ_OK;
 }
 
-static uz_status evaluate(trainer *t, int64_t step, uz_train_result *res)
+/* A metric's name as the progress output writes it ("task/name" or "name"). */
+static void metric_label(const trainer *t, const uz_metric *m, char *buf, size_t n)
+{
+    if (m->task >= 0 && m->task < t->cfg->n_tasks)
+        snprintf(buf, n, "%s/%s", t->cfg->tasks[m->task].name, m->name);
+    else
+        snprintf(buf, n, "%s", m->name);
+}
+
+/* Early stopping after an evaluation at `step`: a gain in the watched
+ * metric saves best.safetensors (parameters, model state, trainer state:
+ * a complete checkpoint of that step); `patience` evaluations without one
+ * end the run. */
+static uz_status track_best(trainer *t, int64_t step, const uz_metrics *m, bool *stop)
+{
+    const uz_train_config *cfg = t->cfg;
+    char label[UZ_METRIC_NAME + 64], names[1024] = "";
+    const uz_metric *hit = NULL;
+    size_t used = 0;
+    for (int i = 0; i < m->n && !hit; i++) {
+        metric_label(t, &m->m[i], label, sizeof label);
+        if (strcmp(label, cfg->early_stop) == 0)
+            hit = &m->m[i];
+        else if (used < sizeof names)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
+                                     label);
+    }
+    if (!hit)
+        return UZ_FAIL(UZ_ERR_ARG, "config train.early_stop: the evaluation has no metric '%s' "
+                                   "(it has %s)",
+                       cfg->early_stop, names[0] ? names : "none");
+    uz_train_state *s = &t->state;
+    if (!(hit->value > s->best)) {
+        s->bad_evals++;
+        if (cfg->patience > 0 && s->bad_evals >= cfg->patience) {
+            uz_progress_note(&t->log, "early stop: %s has not improved on %.4f (step %lld) in "
+                                      "%lld evaluations",
+                             cfg->early_stop, s->best, (long long)s->best_step,
+                             (long long)s->bad_evals);
+            *stop = true;
+        }
+        return UZ_OK;
+    }
+    s->best = hit->value;
+    s->best_step = step;
+    s->bad_evals = 0;
+    if (!t->opts->out_dir)
+        return UZ_OK;
+    capture_state(t);
+    char *json = uz_config_json(t->cfg);
+    if (!json)
+        return UZ_FAIL(UZ_ERR_NOMEM, "checkpoint: out of memory");
+    uz_status st = uz_checkpoint_save(t->best, t->params, t->optim, t->extra, t->n_extra, s, json);
+    free(json);
+    t->have_best = st == UZ_OK;
+    return st;
+}
+
+/* The metrics of the best checkpoint, once training is over: its
+ * parameters and model state are loaded into the model (the final
+ * checkpoint is already written) and evaluated. */
+static uz_status evaluate_best(trainer *t, uz_train_result *res)
+{
+    if (t->rank != 0 || !t->cfg->early_stop[0] || !t->model->ops->eval || !t->opts->out_dir)
+        return UZ_OK;
+    if (!t->have_best) {
+        FILE *f = fopen(t->best, "rb");
+        if (!f)
+            return UZ_OK;
+        fclose(f);
+    }
+    uz_status st = uz_checkpoint_load(t->best, t->params, NULL, t->extra, t->n_extra, NULL);
+    if (st != UZ_OK)
+        return st;
+    bool was = uz_grad_enable(t->ctx, false);
+    uz_metrics m = {0};
+    st = t->model->ops->eval(t->model, t->ctx, &m);
+    uz_ctx_reset(t->ctx);
+    uz_grad_enable(t->ctx, was);
+    if (st != UZ_OK) {
+        uz_error_context("evaluation of %s", t->best);
+        return st;
+    }
+    char line[2048], label[UZ_METRIC_NAME + 64];
+    size_t used = 0;
+    line[0] = '\0';
+    for (int i = 0; i < m.n && used < sizeof line; i++) {
+        metric_label(t, &m.m[i], label, sizeof label);
+        used += (size_t)snprintf(line + used, sizeof line - used, "%s%s %.4f", i ? ", " : "",
+                                 label, m.m[i].value);
+    }
+    uz_progress_note(&t->log, "best %s %.4f at step %lld (%s): %s", t->cfg->early_stop,
+                     t->state.best, (long long)t->state.best_step, t->best, line);
+    if (res) {
+        res->has_best = true;
+        res->best_step = t->state.best_step;
+        res->best = m;
+    }
+    return UZ_OK;
+}
+
+static uz_status evaluate(trainer *t, int64_t step, uz_train_result *res, bool *stop)
 {
     if (t->rank != 0 || !t->model->ops->eval)
         return UZ_OK;
@@ -394,7 +555,15 @@ static uz_status evaluate(trainer *t, int64_t step, uz_train_result *res)
         res->has_eval = true;
         res->eval = m;
     }
-    return uz_progress_eval(&t->log, step, &m);
+    st = uz_progress_eval(&t->log, step, &m);
+    /* Only the scheduled evaluations count for early stopping: the extra
+     * one at the end of an interrupted or shortened session must not, or a
+     * resumed run would stop differently from an uninterrupted one. */
+    const uz_train_config *cfg = t->cfg;
+    bool scheduled = cfg->eval_every ? step % cfg->eval_every == 0 : step == cfg->steps;
+    if (st == UZ_OK && cfg->early_stop[0] && scheduled)
+        st = track_best(t, step, &m, stop);
+    return st;
 }
 
 static uz_status setup(trainer *t)
@@ -405,7 +574,11 @@ static uz_status setup(trainer *t)
         return st;
     if ((st = alloc_buffers(t)) != UZ_OK)
         return st;
-    if ((st = uz_optim_new(&cfg->optim, t->params, &t->optim)) != UZ_OK)
+    if (t->model->ops->train_step)
+        st = t->model->ops->set_optim(t->model, &cfg->optim);
+    else
+        st = uz_optim_new(&cfg->optim, t->params, &t->optim);
+    if (st != UZ_OK || (st = collect_extra(t)) != UZ_OK)
         return st;
     t->ctx = uz_ctx_new(0, 0);
     if (!t->ctx)
@@ -419,7 +592,7 @@ static uz_status setup(trainer *t)
     if ((st = uz_order_init(&t->order, cfg->n_tasks, t->model->task_size, cfg->seed)) != UZ_OK)
         return st;
     /* Ranks draw different dropout masks for their different examples. */
-    t->state = (uz_train_state){.batch = cfg->batch, .lr_mult = 1.0};
+    t->state = (uz_train_state){.batch = cfg->batch, .lr_mult = 1.0, .best = -INFINITY};
     if (t->opts->out_dir)
         ckpt_paths(t, t->opts->out_dir);
     if (t->opts->resume_dir && (st = resume(t, t->opts->resume_dir)) != UZ_OK)
@@ -439,6 +612,7 @@ static void teardown(trainer *t)
     uz_optim_free(t->optim);
     uz_ctx_free(t->ctx);
     uz_grad_stats_free(&t->gstats);
+    free(t->extra);
     free(t->gprev);
     free(t->gidx);
     free(t->seg);
@@ -475,24 +649,35 @@ static uz_status loop(trainer *t, uz_train_result *res)
         }
         int64_t s = t->state.step;
         bool last = s == cfg->steps;
+        bool early = false;
         if ((cfg->eval_every && s % cfg->eval_every == 0) || last)
-            if ((st = evaluate(t, s, res)) != UZ_OK)
+            if ((st = evaluate(t, s, res, &early)) != UZ_OK)
                 return st;
+        if (early) {
+            stop = true;
+            t->stopped_early = true;
+        }
         if ((cfg->ckpt_every && s % cfg->ckpt_every == 0) || last || stop)
             if ((st = save_checkpoint(t, before + (now_s() - t0))) != UZ_OK)
                 return st;
     }
     double dt = now_s() - t0;
+    bool interrupted = stop && !t->stopped_early;
+    if (!interrupted && (st = evaluate_best(t, res)) != UZ_OK)
+        return st;
     if (res) {
         res->steps = t->state.step;
-        res->interrupted = stop;
+        res->interrupted = interrupted;
         res->steps_per_s = dt > 0 ? (double)(t->state.step - first) / dt : 0.0;
     }
     if ((st = uz_progress_plot(&t->log)) != UZ_OK)
         return st;
     if (t->rank == 0) {
         uz_progress_note(&t->log, "%s at step %lld: %.1f s, %.1f steps/s%s%s",
-                         stop ? "stopped by a signal" : "done", (long long)t->state.step, dt,
+                         interrupted ? "stopped by a signal"
+                         : t->stopped_early ? "stopped early"
+                                            : "done",
+                         (long long)t->state.step, dt,
                          dt > 0 ? (double)(t->state.step - first) / dt : 0.0,
                          t->opts->out_dir ? "; checkpoint " : "",
                          t->opts->out_dir ? t->ckpt : "");

@@ -41,6 +41,12 @@ typedef struct uz_train_result {
     double steps_per_s;            /* over this session */
     bool has_eval;
     uz_metrics eval;               /* the last evaluation */
+    /* With train.early_stop and an output directory: the evaluation of
+     * best.safetensors once training ended (its parameters are then the
+     * model's), and the step it came from. */
+    bool has_best;
+    int64_t best_step;
+    uz_metrics best;
 } uz_train_result;
 
 /* Trains `model` (built from cfg->model) as cfg says. A non-finite loss or

@@ -5,7 +5,8 @@
 #include "kernels_cpu.h"
 #include "../kernels_attention.h"
 
-#include <math.h>
+#include "simd_math.h"
+
 #include <omp.h>
 #include <string.h>
 
@@ -35,27 +36,49 @@ static const float *slice(const float *base, const int64_t *stride, int64_t i, i
     return base + (i / heads) * stride[0] + (i % heads) * stride[1];
 }
 
+/* Query rows per block under a causal mask: each block multiplies only
+ * against the keys up to its last row, which skips most of the masked
+ * upper triangle while keeping the GEMMs large enough to run well. */
+enum { CAUSAL_ROW_BLOCK = 16 };
+
+static int64_t row_block(const uz_attention_layout *l)
+{
+    return l->causal ? CAUSAL_ROW_BLOCK : (l->tq > 0 ? l->tq : 1);
+}
+
+/* Keys that rows before r1 can see: under a causal mask row i sees i + 1. */
+static int64_t key_span(const uz_attention_layout *l, int64_t r1)
+{
+    return l->causal && r1 < l->tk ? r1 : l->tk;
+}
+
 /* Masked scores of row i into probabilities; a row with no finite score
- * (every key masked) becomes zeros rather than 0/0. */
+ * (every key masked) becomes zeros rather than 0/0. Only the visible
+ * entries are read: under a causal mask the rest may be unset. */
 static void softmax_row(float *s, int64_t i, const uz_attention_layout *l, const float *mrow)
 {
     int64_t tk = l->tk, visible = l->causal ? (i + 1 < tk ? i + 1 : tk) : tk;
-    float max = -INFINITY;
-    for (int64_t j = 0; j < visible; j++) {
-        if (mrow)
+    if (mrow)
+        for (int64_t j = 0; j < visible; j++)
             s[j] += mrow[j * l->mask_stride[3]];
+    float max = -INFINITY;
+#pragma omp simd reduction(max : max)
+    for (int64_t j = 0; j < visible; j++)
         max = s[j] > max ? s[j] : max;
-    }
     if (max == -INFINITY) {
         memset(s, 0, sizeof(float) * (size_t)tk);
         return;
     }
-    float sum = 0.0f;
-    for (int64_t j = 0; j < visible; j++) {
+    /* Separate loops, so the exponentials run on libmvec's vector expf. */
+#pragma omp simd
+    for (int64_t j = 0; j < visible; j++)
         s[j] = expf(s[j] - max);
+    float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t j = 0; j < visible; j++)
         sum += s[j];
-    }
     float inv = 1.0f / sum;
+#pragma omp simd
     for (int64_t j = 0; j < visible; j++)
         s[j] *= inv;
     for (int64_t j = visible; j < tk; j++)
@@ -76,16 +99,22 @@ static void forward_slice(const uz_attention_layout *l, int64_t i, const float *
         memset(o, 0, sizeof(float) * (size_t)(tq * dv));
         return;
     }
-    if (d > 0)
-        blas->gemm(false, true, tq, tk, d, l->scale, qs, l->q_stride[2], ks, l->k_stride[2],
-                   0.0f, p, tk);
-    else
-        memset(p, 0, sizeof(float) * (size_t)(tq * tk));
     const float *mslice = mask ? slice(mask, l->mask_stride, i, l->heads) : NULL;
-    for (int64_t r = 0; r < tq; r++)
-        softmax_row(p + r * tk, r, l, mslice ? mslice + r * l->mask_stride[2] : NULL);
-    if (dv > 0)
-        blas->gemm(false, false, tq, dv, tk, 1.0f, p, tk, vs, l->v_stride[2], 0.0f, o, dv);
+    int64_t rb = row_block(l);
+    for (int64_t r0 = 0; r0 < tq; r0 += rb) {
+        int64_t rows = tq - r0 < rb ? tq - r0 : rb, kn = key_span(l, r0 + rows);
+        float *pb = p + r0 * tk;
+        if (d > 0)
+            blas->gemm(false, true, rows, kn, d, l->scale, qs + r0 * l->q_stride[2],
+                       l->q_stride[2], ks, l->k_stride[2], 0.0f, pb, tk);
+        else
+            memset(pb, 0, sizeof(float) * (size_t)(rows * tk));
+        for (int64_t r = r0; r < r0 + rows; r++)
+            softmax_row(p + r * tk, r, l, mslice ? mslice + r * l->mask_stride[2] : NULL);
+        if (dv > 0)
+            blas->gemm(false, false, rows, dv, kn, 1.0f, pb, tk, vs, l->v_stride[2], 0.0f,
+                       o + r0 * dv, dv);
+    }
 }
 
 static void cpu_attention_forward(const uz_attention_layout *l, const float *q, const float *k,
@@ -110,31 +139,45 @@ static void backward_slice(const uz_attention_layout *l, int64_t i, const float 
     if (tk == 0)
         return;
     const float *p = probs + i * tq * tk, *go = dout + i * tq * nv;
-    if (dv && nv > 0)
-        blas->gemm(true, false, tk, nv, tq, 1.0f, p, tk, go, nv, 1.0f, dv + i * tk * nv, nv);
-    if ((!dq && !dk) || d == 0)
-        return;
-    /* ds = P * (dP - rowsum(dP * P)) with dP = dout v^T. */
-    if (nv > 0)
-        blas->gemm(false, true, tq, tk, nv, 1.0f, go, nv, slice(v, l->v_stride, i, l->heads),
-                   l->v_stride[2], 0.0f, ds, tk);
-    else
-        memset(ds, 0, sizeof(float) * (size_t)(tq * tk));
-    for (int64_t r = 0; r < tq; r++) {
-        float *dsr = ds + r * tk;
-        const float *pr = p + r * tk;
-        float dot = 0.0f;
-        for (int64_t j = 0; j < tk; j++)
-            dot += dsr[j] * pr[j];
-        for (int64_t j = 0; j < tk; j++)
-            dsr[j] = pr[j] * (dsr[j] - dot);
+    const float *qs = slice(q, l->q_stride, i, l->heads);
+    const float *ks = slice(k, l->k_stride, i, l->heads);
+    const float *vs = slice(v, l->v_stride, i, l->heads);
+    bool scores = (dq || dk) && d > 0;
+    int64_t rb = row_block(l);
+    /* Row blocks as in forward_slice: P is zero beyond each block's keys. */
+    for (int64_t r0 = 0; r0 < tq; r0 += rb) {
+        int64_t rows = tq - r0 < rb ? tq - r0 : rb, kn = key_span(l, r0 + rows);
+        const float *pb = p + r0 * tk, *gb = go + r0 * nv;
+        if (dv && nv > 0)
+            blas->gemm(true, false, kn, nv, rows, 1.0f, pb, tk, gb, nv, 1.0f, dv + i * tk * nv,
+                       nv);
+        if (!scores)
+            continue;
+        /* ds = P * (dP - rowsum(dP * P)) with dP = dout v^T. */
+        float *dsb = ds + r0 * tk;
+        if (nv > 0)
+            blas->gemm(false, true, rows, kn, nv, 1.0f, gb, nv, vs, l->v_stride[2], 0.0f, dsb,
+                       tk);
+        else
+            memset(dsb, 0, sizeof(float) * (size_t)(rows * tk));
+        for (int64_t r = 0; r < rows; r++) {
+            float *dsr = dsb + r * tk;
+            const float *pr = pb + r * tk;
+            float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+            for (int64_t j = 0; j < kn; j++)
+                dot += dsr[j] * pr[j];
+#pragma omp simd
+            for (int64_t j = 0; j < kn; j++)
+                dsr[j] = pr[j] * (dsr[j] - dot);
+        }
+        if (dq)
+            blas->gemm(false, false, rows, d, kn, l->scale, dsb, tk, ks, l->k_stride[2], 1.0f,
+                       dq + (i * tq + r0) * d, d);
+        if (dk)
+            blas->gemm(true, false, kn, d, rows, l->scale, dsb, tk, qs + r0 * l->q_stride[2],
+                       l->q_stride[2], 1.0f, dk + i * tk * d, d);
     }
-    if (dq)
-        blas->gemm(false, false, tq, d, tk, l->scale, ds, tk, slice(k, l->k_stride, i, l->heads),
-                   l->k_stride[2], 1.0f, dq + i * tq * d, d);
-    if (dk)
-        blas->gemm(true, false, tk, d, tq, l->scale, ds, tk, slice(q, l->q_stride, i, l->heads),
-                   l->q_stride[2], 1.0f, dk + i * tk * d, d);
 }
 
 static void cpu_attention_backward(const uz_attention_layout *l, const float *q, const float *k,

@@ -8,20 +8,10 @@
  * reused by the neighbouring rows instead of evicted. */
 #include "kernels_cpu.h"
 
-#include <math.h>
+#include "simd_math.h"
 
-/* glibc's libmvec has vector erff and expf, but math.h declares them SIMD-
- * callable only under -ffast-math. Declared so here, the omp simd loops below
- * call them 4 or 8 lanes at a time: GELU runs about 10x faster than with one
- * scalar call per element. The chunks are fixed, so which elements take the
- * vector path does not depend on the thread count. */
-#if defined(__GLIBC__) && defined(__x86_64__) && defined(_OPENMP) && !defined(__FAST_MATH__)
-#pragma omp declare simd notinbranch
-float erff(float x);
-#pragma omp declare simd notinbranch
-float expf(float x);
-#endif
-
+/* The chunks are fixed, so which elements take libmvec's vector path
+ * (simd_math.h) does not depend on the thread count. */
 enum {
     PAR_MIN = 32768,        /* elements before threads pay off for cheap ops */
     PAR_MIN_COSTLY = 4096,  /* the same for transcendental ops */

@@ -22,9 +22,9 @@ void uz_cpu_cross_entropy_backward(float *dx, const float *dloss, const float *x
 
 void uz_cpu_layer_norm_forward(float *y, float *mean, float *rstd, const float *x,
                                const float *w, const float *b, int64_t n, int64_t c, float eps);
-void uz_cpu_layer_norm_backward(float *dx, float *dw, float *db, const float *dy, const float *x,
-                                const float *w, const float *mean, const float *rstd, int64_t n,
-                                int64_t c);
+void uz_cpu_layer_norm_backward(float *dx, bool dx_assign, float *dw, float *db, const float *dy,
+                                const float *x, const float *w, const float *mean,
+                                const float *rstd, int64_t n, int64_t c, float *scratch);
 
 void uz_cpu_dropout_forward(float *y, const float *x, int64_t n, float p, uint64_t seed,
                             uint64_t stream);

@@ -23,16 +23,23 @@ static uz_status ln_backward(uz_ctx *ctx, uz_node *node)
 {
     const ln_saved *s = node->saved;
     uz_tensor *x = node->in[0];
-    bool fail = false;
-    float *dx = grad_of(ctx, node, 0, &fail);
+    bool fail = false, dx_fresh = false;
+    float *dx = x->requires_grad ? uz_grad_buf_fresh(ctx, x, &dx_fresh) : NULL;
+    fail = x->requires_grad && !dx;
     float *dw = grad_of(ctx, node, s->w_at, &fail);
     float *db = grad_of(ctx, node, s->b_at, &fail);
+    int64_t c = x->shape[x->ndim - 1], n = c ? uz_tensor_numel(x) / c : 0;
+    float *scratch = NULL;
+    if (!fail && (dw || db)) {
+        scratch = uz_ctx_alloc(ctx, sizeof(float) * (size_t)uz_layer_norm_scratch(n, c));
+        fail = !scratch;
+    }
     if (fail)
         return uz_error_status();
-    int64_t c = x->shape[x->ndim - 1], n = c ? uz_tensor_numel(x) / c : 0;
     const float *w = s->w_at >= 0 ? node->in[s->w_at]->data : NULL;
-    uz_backend_for(x->device)->nn->layer_norm_backward(dx, dw, db, node->out->grad->data,
-                                                       x->data, w, s->mean, s->rstd, n, c);
+    uz_backend_for(x->device)->nn->layer_norm_backward(dx, dx_fresh, dw, db,
+                                                       node->out->grad->data, x->data, w,
+                                                       s->mean, s->rstd, n, c, scratch);
     return UZ_OK;
 }
 

@@ -68,12 +68,14 @@ static uz_status matmul_backward(uz_ctx *ctx, uz_node *node)
     const float *dc = node->out->grad->data;
     int64_t m = s->m, n = s->n, kk = s->k;
     if (a->requires_grad) {
-        float *da = uz_grad_buf(ctx, a);
+        bool fresh;
+        float *da = uz_grad_buf_fresh(ctx, a, &fresh);
         if (!da)
             return uz_error_status();
         /* dA = dC op(B)^T; dA is contiguous [batch, m, k] in a's logical shape. */
         k->gemm_batched(s->batch, false, !s->b.trans, m, kk, n, 1.0f, dc, n, m * n, s->b.data,
-                        s->b.ld, s->b_shared ? 0 : s->b.batch_stride, 1.0f, da, kk, m * kk);
+                        s->b.ld, s->b_shared ? 0 : s->b.batch_stride, fresh ? 0.0f : 1.0f, da,
+                        kk, m * kk);
     }
     if (b->requires_grad) {
         float *db = uz_grad_buf(ctx, b);
@@ -143,6 +145,9 @@ uz_tensor *uz_matmul(uz_ctx *ctx, uz_tensor *a, uz_tensor *b)
     return c;
 }
 
+/* The bias gradient's column blocks, and the work below which one thread does it. */
+enum { BIAS_COL_BLOCK = 64, BIAS_PAR_MIN = 32768 };
+
 static uz_status linear_backward(uz_ctx *ctx, uz_node *node)
 {
     uz_tensor *x = node->in[0], *w = node->in[1], *bias = node->n_in > 2 ? node->in[2] : NULL;
@@ -151,10 +156,12 @@ static uz_status linear_backward(uz_ctx *ctx, uz_node *node)
     int64_t rows = uz_tensor_numel(x) / inf;
     const float *dy = node->out->grad->data;
     if (x->requires_grad) {
-        float *dx = uz_grad_buf(ctx, x);
+        bool fresh;
+        float *dx = uz_grad_buf_fresh(ctx, x, &fresh);
         if (!dx)
             return uz_error_status();
-        k->gemm(false, false, rows, inf, out, 1.0f, dy, out, w->data, inf, 1.0f, dx, inf);
+        k->gemm(false, false, rows, inf, out, 1.0f, dy, out, w->data, inf, fresh ? 0.0f : 1.0f,
+                dx, inf);
     }
     if (w->requires_grad) {
         float *dw = uz_grad_buf(ctx, w);
@@ -166,11 +173,20 @@ static uz_status linear_backward(uz_ctx *ctx, uz_node *node)
         float *db = uz_grad_buf(ctx, bias);
         if (!db)
             return uz_error_status();
-        for (int64_t r = 0; r < rows; r++) {
-            const float *row = dy + r * out;
+        /* Blocks of columns across threads, each summing the rows in order:
+         * the same additions as one serial pass, for any thread count. */
+        int64_t blocks = (out + BIAS_COL_BLOCK - 1) / BIAS_COL_BLOCK;
+#pragma omp parallel for if (rows * out > BIAS_PAR_MIN) schedule(static)
+        for (int64_t bi = 0; bi < blocks; bi++) {
+            int64_t j0 = bi * BIAS_COL_BLOCK;
+            int64_t len = out - j0 < BIAS_COL_BLOCK ? out - j0 : BIAS_COL_BLOCK;
+            float *dbb = db + j0;
+            for (int64_t r = 0; r < rows; r++) {
+                const float *row = dy + r * out + j0;
 #pragma omp simd
-            for (int64_t j = 0; j < out; j++)
-                db[j] += row[j];
+                for (int64_t j = 0; j < len; j++)
+                    dbb[j] += row[j];
+            }
         }
     }
     return UZ_OK;
