@@ -39,6 +39,22 @@ static bool pool_geom(const char *op, const uz_tensor *x, uz_pool2d_opts o, uz_p
     return true;
 }
 
+/* The part every pooling front-end shares: checks, kernels, a contiguous
+ * input (*x is replaced) and the output tensor. */
+static uz_tensor *pool_begin(uz_ctx *ctx, const char *op, uz_tensor **x, uz_pool2d_opts opts,
+                             uz_pool2d_geom *g, const struct uz_kernels_conv **k)
+{
+    if (!*x || !pool_geom(op, *x, opts, g))
+        return NULL;
+    *k = uz_kernels_lookup(*x, offsetof(uz_backend, conv), "conv", op);
+    if (!*k)
+        return NULL;
+    *x = uz_contiguous(ctx, *x);
+    if (!*x)
+        return NULL;
+    return uz_tensor_empty(ctx, 4, (int64_t[]){g->n, g->c, g->oh, g->ow});
+}
+
 typedef struct max_pool_saved {
     uz_pool2d_geom g;
     int64_t *argmax; /* in-plane index of each output's first maximum */
@@ -57,18 +73,9 @@ static uz_status max_pool2d_backward(uz_ctx *ctx, uz_node *node)
 
 uz_tensor *uz_max_pool2d(uz_ctx *ctx, uz_tensor *x, uz_pool2d_opts opts)
 {
-    if (!x)
-        return NULL;
     uz_pool2d_geom g;
-    if (!pool_geom("max_pool2d", x, opts, &g))
-        return NULL;
-    const struct uz_kernels_conv *k = UZ_KERNELS(x, conv, "max_pool2d");
-    if (!k)
-        return NULL;
-    x = uz_contiguous(ctx, x);
-    if (!x)
-        return NULL;
-    uz_tensor *y = uz_tensor_empty(ctx, 4, (int64_t[]){g.n, g.c, g.oh, g.ow});
+    const struct uz_kernels_conv *k;
+    uz_tensor *y = pool_begin(ctx, "max_pool2d", &x, opts, &g, &k);
     if (!y)
         return NULL;
     int64_t n_out = uz_tensor_numel(y);
@@ -100,18 +107,9 @@ static uz_status avg_pool2d_backward(uz_ctx *ctx, uz_node *node)
 
 uz_tensor *uz_avg_pool2d(uz_ctx *ctx, uz_tensor *x, uz_pool2d_opts opts)
 {
-    if (!x)
-        return NULL;
     uz_pool2d_geom g;
-    if (!pool_geom("avg_pool2d", x, opts, &g))
-        return NULL;
-    const struct uz_kernels_conv *k = UZ_KERNELS(x, conv, "avg_pool2d");
-    if (!k)
-        return NULL;
-    x = uz_contiguous(ctx, x);
-    if (!x)
-        return NULL;
-    uz_tensor *y = uz_tensor_empty(ctx, 4, (int64_t[]){g.n, g.c, g.oh, g.ow});
+    const struct uz_kernels_conv *k;
+    uz_tensor *y = pool_begin(ctx, "avg_pool2d", &x, opts, &g, &k);
     if (!y)
         return NULL;
     k->avg_pool2d_forward(&g, x->data, y->data);
