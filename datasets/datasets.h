@@ -2,10 +2,18 @@
 #ifndef UZ_DATASETS_H
 #define UZ_DATASETS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
+#include "datasets/coco.h"
 #include "datasets/seqrec.h"
+
+/* A data path as the models read it: "~/" expands to $HOME; a relative
+ * path that does not exist from the working directory is tried relative
+ * to the repository of the running executable (the parent of its build
+ * directory), so the zoo's "../shared/..." paths work from anywhere. */
+void uz_data_path_resolve(const char *path, char *out, size_t n);
 
 /* An IDX file (the MNIST format), gzip-compressed or raw. */
 typedef struct uz_idx {
@@ -32,5 +40,7 @@ typedef struct uz_fmnist {
 uz_status uz_fmnist_load(const char *dir, int train, uz_fmnist *out);
 void uz_fmnist_free(uz_fmnist *d);
 extern const char *const uz_fmnist_classes[10];
+/* The classes as words in a sentence ("a sneaker left of an ankle boot"). */
+extern const char *const uz_fmnist_caption_names[10];
 
 #endif

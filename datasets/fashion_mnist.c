@@ -7,6 +7,9 @@
 
 const char *const uz_fmnist_classes[10] = {"t-shirt", "trouser", "pullover", "dress", "coat",
                                            "sandal",  "shirt",   "sneaker",  "bag",   "boot"};
+const char *const uz_fmnist_caption_names[10] = {"t-shirt", "trouser", "pullover", "dress",
+                                                 "coat",    "sandal",  "shirt",    "sneaker",
+                                                 "bag",     "ankle boot"};
 
 uz_status uz_fmnist_load(const char *dir, int train, uz_fmnist *out)
 {

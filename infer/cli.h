@@ -9,6 +9,7 @@ int uz_cmd_eval(int argc, char **argv);
 int uz_cmd_zoo(int argc, char **argv);
 int uz_cmd_recommend(int argc, char **argv);
 int uz_cmd_data(int argc, char **argv);
+int uz_cmd_text(int argc, char **argv);
 
 /* Shared by the subcommands (infer/cli_config.c). */
 

@@ -14,6 +14,8 @@ static void usage(FILE *f)
             "  eval DIR|--ckpt F   evaluate the checkpoint of a training run\n"
             "  recommend --ckpt F  top-K items for every user (sequential recommendation)\n"
             "  data summary FILE   load user histories and print what was loaded\n"
+            "  data scenes ...     generate Fashion-MNIST scenes with COCO boxes and captions\n"
+            "  text train-tokenizer  train the SentencePiece tokenizer (--help for options)\n"
             "  infer               (not built yet)\n");
 }
 
@@ -34,6 +36,8 @@ int main(int argc, char **argv)
         return uz_cmd_recommend(argc - 2, argv + 2);
     if (strcmp(cmd, "data") == 0)
         return uz_cmd_data(argc - 2, argv + 2);
+    if (strcmp(cmd, "text") == 0)
+        return uz_cmd_text(argc - 2, argv + 2);
     static const char *const later[] = {"infer"};
     for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
         if (strcmp(cmd, later[i]) == 0) {

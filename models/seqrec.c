@@ -3,6 +3,7 @@
 #include "models/seqrec.h"
 
 #include "core/unizoo.h"
+#include "datasets/datasets.h"
 #include "recsys/recsys.h"
 #include "train/config.h"
 
@@ -56,34 +57,6 @@ const uz_sasrec *uz_seqrec_model_encoder(const uz_model *m)
 {
     seqrec_model *sr = as_seqrec(m);
     return sr ? &sr->enc : NULL;
-}
-
-void uz_seqrec_resolve_path(const char *path, char *out, size_t n)
-{
-    const char *home = getenv("HOME");
-    if (strncmp(path, "~/", 2) == 0 && home) {
-        snprintf(out, n, "%s/%s", home, path + 2);
-        return;
-    }
-    snprintf(out, n, "%s", path);
-    if (path[0] == '/' || access(path, R_OK) == 0)
-        return;
-    /* The executable lives in REPO/<build dir>/unizoo. */
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (len <= 0)
-        return;
-    exe[len] = '\0';
-    for (int up = 0; up < 2; up++) {
-        char *slash = strrchr(exe, '/');
-        if (!slash)
-            return;
-        *slash = '\0';
-    }
-    char cand[PATH_MAX + 1024];
-    snprintf(cand, sizeof cand, "%s/%s", exe, path);
-    if (access(cand, R_OK) == 0)
-        snprintf(out, n, "%s", cand);
 }
 
 /* ---- checkpoint state ------------------------------------------------------- */
@@ -381,7 +354,7 @@ static uz_status load_data(seqrec_model *sr, const cJSON *c, int64_t n_items)
         return UZ_FAIL(UZ_ERR_ARG, "config model.data: no data file given (an S3-Rec .txt, a "
                                    "RecBole .inter or its directory; --set model.data=PATH)");
     char resolved[PATH_MAX];
-    uz_seqrec_resolve_path(path, resolved, sizeof resolved);
+    uz_data_path_resolve(path, resolved, sizeof resolved);
     uz_status st = uz_seqrec_load(resolved, &sr->data);
     if (st != UZ_OK) {
         uz_error_context("config model.data");

@@ -21,10 +21,4 @@ extern const uz_model_family uz_family_seqrec;
 const uz_seqrec *uz_seqrec_model_data(const uz_model *m);
 const uz_sasrec *uz_seqrec_model_encoder(const uz_model *m);
 
-/* The data path as the model reads it: "~/" expands to $HOME; a relative
- * path that does not exist from the working directory is tried relative
- * to the repository of the running executable (the parent of its build
- * directory), so the zoo's "../shared/..." paths work from anywhere. */
-void uz_seqrec_resolve_path(const char *path, char *out, size_t n);
-
 #endif

@@ -3,7 +3,7 @@
 # --reference also installs PyTorch (CPU) for the reference scripts and benchmarks.
 set -euo pipefail
 pkgs=(cmake make gcc g++ pkg-config zlib1g-dev libopenblas-openmp-dev libcjson-dev
-      libturbojpeg0-dev libstb-dev libsentencepiece-dev libopenmpi-dev openmpi-bin check libsubunit-dev
+      libturbojpeg0-dev libstb-dev libsentencepiece-dev sentencepiece libopenmpi-dev openmpi-bin check libsubunit-dev
       dataset-fashion-mnist)
 if [[ "${1:-}" == "--reference" ]]; then
   pkgs+=(python3-torch python3-numpy libopenblas0)
