@@ -30,7 +30,8 @@ typedef enum uz_unary_op {
     UZ_UNARY_TANH,
     UZ_UNARY_SILU,
     UZ_UNARY_GELU_ERF,
-    UZ_UNARY_GELU_TANH
+    UZ_UNARY_GELU_TANH,
+    UZ_UNARY_ABS
 } uz_unary_op;
 
 struct uz_kernels_elementwise {

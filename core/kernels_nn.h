@@ -84,6 +84,27 @@ struct uz_kernels_nn {
                                  float eps);
     void (*l2_normalize_backward)(float *dx, const float *dy, const float *y, const float *norm,
                                   int64_t n, int64_t c, float eps);
+
+    /* loss[i] = w[i] (max(x, 0) - x y + log1p(exp(-|x|))) over n elements,
+     * w NULL for 1; backward dx[i] += dloss[i] w[i] (sigmoid(x) - y). */
+    void (*bce_logits_forward)(float *loss, const float *x, const float *y, const float *w,
+                               int64_t n);
+    void (*bce_logits_backward)(float *dx, const float *dloss, const float *x, const float *y,
+                                const float *w, int64_t n);
+    /* torchvision's sigmoid_focal_loss per element: alpha_t * bce * (1 - p_t)^gamma,
+     * no alpha_t factor when alpha < 0; gamma >= 0. */
+    void (*focal_logits_forward)(float *loss, const float *x, const float *y, int64_t n,
+                                 float alpha, float gamma);
+    void (*focal_logits_backward)(float *dx, const float *dloss, const float *x, const float *y,
+                                  int64_t n, float alpha, float gamma);
+
+    /* loss[i] = 1 - GIoU of boxes pred[i] and target[i] (cxcywh, rows of 4),
+     * widths and heights clamped at 0, with torchvision's eps = 1e-7 on the
+     * union and the enclosing area. Backward recomputes from the boxes;
+     * dpred or dtarget NULL is skipped. */
+    void (*giou_loss_forward)(float *loss, const float *pred, const float *target, int64_t n);
+    void (*giou_loss_backward)(float *dpred, float *dtarget, const float *dloss,
+                               const float *pred, const float *target, int64_t n);
 };
 
 #endif

@@ -21,6 +21,8 @@ uz_tensor *uz_exp(uz_ctx *ctx, uz_tensor *a);
 uz_tensor *uz_log(uz_ctx *ctx, uz_tensor *a);
 uz_tensor *uz_sqrt(uz_ctx *ctx, uz_tensor *a);
 uz_tensor *uz_relu(uz_ctx *ctx, uz_tensor *a);
+/* |a|; gradient sign(a), 0 at 0 (as PyTorch). */
+uz_tensor *uz_abs(uz_ctx *ctx, uz_tensor *a);
 uz_tensor *uz_sigmoid(uz_ctx *ctx, uz_tensor *a);
 uz_tensor *uz_tanh(uz_ctx *ctx, uz_tensor *a);
 uz_tensor *uz_silu(uz_ctx *ctx, uz_tensor *a);

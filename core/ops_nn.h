@@ -42,4 +42,16 @@ uz_tensor *uz_l2_normalize(uz_ctx *ctx, uz_tensor *x, float eps);
 /* Cosine similarity of every row of a [N, D] with every row of b [M, D] -> [N, M]. */
 uz_tensor *uz_cosine_similarity_matrix(uz_ctx *ctx, uz_tensor *a, uz_tensor *b, float eps);
 
+/* Per-element sigmoid binary cross-entropy on logits (reduction "none"):
+ * weight * (max(x, 0) - x y + log1p(exp(-|x|))). targets has the logits'
+ * shape, weight (or NULL) broadcasts to it; both are constants (no gradient). */
+uz_tensor *uz_bce_with_logits(uz_ctx *ctx, uz_tensor *logits, uz_tensor *targets,
+                              uz_tensor *weight);
+/* torchvision.ops.sigmoid_focal_loss, reduction "none": with p = sigmoid(x)
+ * and p_t = p y + (1 - p)(1 - y), alpha_t * bce * (1 - p_t)^gamma where
+ * alpha_t = alpha y + (1 - alpha)(1 - y), or 1 when alpha < 0; gamma >= 0.
+ * targets (constant) has the logits' shape. */
+uz_tensor *uz_sigmoid_focal_loss(uz_ctx *ctx, uz_tensor *logits, uz_tensor *targets,
+                                 float alpha, float gamma);
+
 #endif

@@ -351,6 +351,7 @@ static void un_run(uz_unary_op op, float s, float *o, const float *a, int64_t n)
     case UZ_UNARY_SILU: UN_LOOP(x * sigmoid_f(x)); break;
     case UZ_UNARY_GELU_ERF: UN_LOOP(0.5f * x * (1.0f + erff(x * SQRT1_2))); break;
     case UZ_UNARY_GELU_TANH: UN_LOOP(x * gelu_tanh_sigmoid(x)); break;
+    case UZ_UNARY_ABS: UN_LOOP(fabsf(x)); break;
     }
 }
 
@@ -377,6 +378,8 @@ static void un_grad_run(uz_unary_op op, float s, float *gr, const float *go, con
     case UZ_UNARY_SILU: UN_GRAD_LOOP(g * silu_grad(x)); break;
     case UZ_UNARY_GELU_ERF: UN_GRAD_LOOP(g * gelu_erf_grad(x)); break;
     case UZ_UNARY_GELU_TANH: UN_GRAD_LOOP(g * gelu_tanh_grad(x)); break;
+    /* sign(x), 0 at 0 (PyTorch's abs backward: the subgradient 0 at the kink). */
+    case UZ_UNARY_ABS: UN_GRAD_LOOP(x > 0.0f ? g : (x < 0.0f ? -g : 0.0f)); break;
     }
 }
 
@@ -386,6 +389,7 @@ static int64_t un_par_min(uz_unary_op op)
     case UZ_UNARY_ADD_SCALAR:
     case UZ_UNARY_MUL_SCALAR:
     case UZ_UNARY_RELU:
+    case UZ_UNARY_ABS:
         return PAR_MIN;
     default:
         return PAR_MIN_COSTLY;

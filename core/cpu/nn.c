@@ -15,4 +15,10 @@ const struct uz_kernels_nn uz_cpu_kernels_nn = {
     .embedding_backward = uz_cpu_embedding_backward,
     .l2_normalize_forward = uz_cpu_l2_normalize_forward,
     .l2_normalize_backward = uz_cpu_l2_normalize_backward,
+    .bce_logits_forward = uz_cpu_bce_logits_forward,
+    .bce_logits_backward = uz_cpu_bce_logits_backward,
+    .focal_logits_forward = uz_cpu_focal_logits_forward,
+    .focal_logits_backward = uz_cpu_focal_logits_backward,
+    .giou_loss_forward = uz_cpu_giou_loss_forward,
+    .giou_loss_backward = uz_cpu_giou_loss_backward,
 };

@@ -41,4 +41,17 @@ void uz_cpu_l2_normalize_forward(float *y, float *norm, const float *x, int64_t 
 void uz_cpu_l2_normalize_backward(float *dx, const float *dy, const float *y, const float *norm,
                                   int64_t n, int64_t c, float eps);
 
+void uz_cpu_bce_logits_forward(float *loss, const float *x, const float *y, const float *w,
+                               int64_t n);
+void uz_cpu_bce_logits_backward(float *dx, const float *dloss, const float *x, const float *y,
+                                const float *w, int64_t n);
+void uz_cpu_focal_logits_forward(float *loss, const float *x, const float *y, int64_t n,
+                                 float alpha, float gamma);
+void uz_cpu_focal_logits_backward(float *dx, const float *dloss, const float *x, const float *y,
+                                  int64_t n, float alpha, float gamma);
+
+void uz_cpu_giou_loss_forward(float *loss, const float *pred, const float *target, int64_t n);
+void uz_cpu_giou_loss_backward(float *dpred, float *dtarget, const float *dloss,
+                               const float *pred, const float *target, int64_t n);
+
 #endif

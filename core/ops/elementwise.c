@@ -258,6 +258,7 @@ uz_tensor *uz_exp(uz_ctx *ctx, uz_tensor *a) { return unary(ctx, "exp", UZ_UNARY
 uz_tensor *uz_log(uz_ctx *ctx, uz_tensor *a) { return unary(ctx, "log", UZ_UNARY_LOG, 0.0f, a); }
 uz_tensor *uz_sqrt(uz_ctx *ctx, uz_tensor *a) { return unary(ctx, "sqrt", UZ_UNARY_SQRT, 0.0f, a); }
 uz_tensor *uz_relu(uz_ctx *ctx, uz_tensor *a) { return unary(ctx, "relu", UZ_UNARY_RELU, 0.0f, a); }
+uz_tensor *uz_abs(uz_ctx *ctx, uz_tensor *a) { return unary(ctx, "abs", UZ_UNARY_ABS, 0.0f, a); }
 uz_tensor *uz_tanh(uz_ctx *ctx, uz_tensor *a) { return unary(ctx, "tanh", UZ_UNARY_TANH, 0.0f, a); }
 uz_tensor *uz_silu(uz_ctx *ctx, uz_tensor *a) { return unary(ctx, "silu", UZ_UNARY_SILU, 0.0f, a); }
 
