@@ -40,12 +40,17 @@ uz_status uz_transformer_block_declare(uz_transformer_block *b, uz_params *p, co
     b->proj_b = declare(p, prefix, "attn.proj.bias", 1, (int64_t[]){C});
     b->ln2_w = declare(p, prefix, "ln2.weight", 1, (int64_t[]){C});
     b->ln2_b = declare(p, prefix, "ln2.bias", 1, (int64_t[]){C});
+    if (!b->ln1_w || !b->ln1_b || !b->qkv_w || !b->qkv_b || !b->proj_w || !b->proj_b ||
+        !b->ln2_w || !b->ln2_b)
+        return uz_error_status();
+    b->fc_w = b->fc_b = b->fc_proj_w = b->fc_proj_b = NULL;
+    if (c.no_mlp)
+        return UZ_OK;
     b->fc_w = declare(p, prefix, "mlp.fc.weight", 2, (int64_t[]){F, C});
     b->fc_b = declare(p, prefix, "mlp.fc.bias", 1, (int64_t[]){F});
     b->fc_proj_w = declare(p, prefix, "mlp.proj.weight", 2, (int64_t[]){C, F});
     b->fc_proj_b = declare(p, prefix, "mlp.proj.bias", 1, (int64_t[]){C});
-    if (!b->ln1_w || !b->ln1_b || !b->qkv_w || !b->qkv_b || !b->proj_w || !b->proj_b ||
-        !b->ln2_w || !b->ln2_b || !b->fc_w || !b->fc_b || !b->fc_proj_w || !b->fc_proj_b)
+    if (!b->fc_w || !b->fc_b || !b->fc_proj_w || !b->fc_proj_b)
         return uz_error_status();
     return UZ_OK;
 }
@@ -64,9 +69,11 @@ void uz_transformer_block_init(uz_transformer_block *b, uint64_t seed)
     uz_tensor *weights[] = {b->qkv_w, b->proj_w, b->fc_w, b->fc_proj_w};
     uz_tensor *biases[] = {b->ln1_b, b->qkv_b, b->proj_b, b->ln2_b, b->fc_b, b->fc_proj_b};
     for (size_t i = 0; i < sizeof weights / sizeof *weights; i++)
-        uz_param_init_normal(weights[i], seed, name_stream(weights[i]->name), 0.0f, 0.02f);
+        if (weights[i]) /* the MLP's are NULL when no_mlp */
+            uz_param_init_normal(weights[i], seed, name_stream(weights[i]->name), 0.0f, 0.02f);
     for (size_t i = 0; i < sizeof biases / sizeof *biases; i++)
-        uz_param_init_const(biases[i], 0.0f);
+        if (biases[i])
+            uz_param_init_const(biases[i], 0.0f);
     uz_param_init_const(b->ln1_w, 1.0f);
     uz_param_init_const(b->ln2_w, 1.0f);
 }
@@ -90,8 +97,27 @@ static uz_tensor *self_attention(uz_ctx *ctx, const uz_transformer_block *b, uz_
     return uz_reshape(ctx, uz_permute(ctx, o, to_bhtd), 3, (int64_t[]){B, T, C});
 }
 
+static uz_tensor *dense_mlp(uz_ctx *ctx, uz_tensor *h, const void *arg)
+{
+    const uz_transformer_block *b = arg;
+    h = uz_gelu(ctx, uz_linear(ctx, h, b->fc_w, b->fc_b), b->cfg.gelu);
+    return uz_linear(ctx, h, b->fc_proj_w, b->fc_proj_b);
+}
+
 uz_tensor *uz_transformer_block_forward(uz_ctx *ctx, const uz_transformer_block *b, uz_tensor *x,
                                         uz_tensor *mask, bool causal, bool training)
+{
+    if (b->cfg.no_mlp) {
+        UZ_FAIL(UZ_ERR_ARG, "transformer: block declared without an MLP needs forward_ffn");
+        return NULL;
+    }
+    return uz_transformer_block_forward_ffn(ctx, b, x, mask, causal, training, dense_mlp, b);
+}
+
+uz_tensor *uz_transformer_block_forward_ffn(uz_ctx *ctx, const uz_transformer_block *b,
+                                            uz_tensor *x, uz_tensor *mask, bool causal,
+                                            bool training, uz_transformer_ffn ffn,
+                                            const void *arg)
 {
     if (!x)
         return NULL;
@@ -109,8 +135,7 @@ uz_tensor *uz_transformer_block_forward(uz_ctx *ctx, const uz_transformer_block 
         h = uz_layer_norm(ctx, h, b->ln1_w, b->ln1_b, c->ln_eps);
 
     uz_tensor *m = c->pre_ln ? uz_layer_norm(ctx, h, b->ln2_w, b->ln2_b, c->ln_eps) : h;
-    m = uz_gelu(ctx, uz_linear(ctx, m, b->fc_w, b->fc_b), c->gelu);
-    m = uz_linear(ctx, m, b->fc_proj_w, b->fc_proj_b);
+    m = m ? ffn(ctx, m, arg) : NULL;
     uz_tensor *y = uz_add(ctx, h, uz_dropout(ctx, m, c->dropout, training));
     return c->pre_ln ? y : uz_layer_norm(ctx, y, b->ln2_w, b->ln2_b, c->ln_eps);
 }

@@ -17,16 +17,19 @@ typedef struct uz_transformer_config {
     uz_gelu_mode gelu;
     float dropout;       /* on each residual branch, in [0, 1) */
     float ln_eps;        /* 0 means 1e-5 */
+    bool no_mlp;         /* declare no dense MLP: the caller brings its own
+                          * feed-forward (e.g. a mixture of experts) through
+                          * uz_transformer_block_forward_ffn */
 } uz_transformer_config;
 
 typedef struct uz_transformer_block {
     uz_transformer_config cfg; /* with the defaults filled in */
     uz_tensor *ln1_w, *ln1_b, *qkv_w, *qkv_b, *proj_w, *proj_b;
-    uz_tensor *ln2_w, *ln2_b, *fc_w, *fc_b, *fc_proj_w, *fc_proj_b;
+    uz_tensor *ln2_w, *ln2_b, *fc_w, *fc_b, *fc_proj_w, *fc_proj_b; /* fc*: NULL if no_mlp */
 } uz_transformer_block;
 
 /* Checks cfg and declares the block's twelve parameters in p under prefix
- * (e.g. "h.0."). */
+ * (e.g. "h.0."); eight when cfg->no_mlp. */
 uz_status uz_transformer_block_declare(uz_transformer_block *b, uz_params *p, const char *prefix,
                                        const uz_transformer_config *cfg);
 
@@ -42,5 +45,17 @@ void uz_transformer_block_init(uz_transformer_block *b, uint64_t seed);
  * add; uz_attention has no dropout on the probabilities. */
 uz_tensor *uz_transformer_block_forward(uz_ctx *ctx, const uz_transformer_block *b, uz_tensor *x,
                                         uz_tensor *mask, bool causal, bool training);
+
+/* A feed-forward sub-layer: h [B, T, C] (already layer-normed when pre-LN)
+ * -> its branch [B, T, C], before dropout and the residual add. */
+typedef uz_tensor *(*uz_transformer_ffn)(uz_ctx *ctx, uz_tensor *h, const void *arg);
+
+/* As uz_transformer_block_forward with ffn(ctx, h, arg) in place of the
+ * dense MLP (same norms, dropout and residuals); for blocks declared with
+ * no_mlp, or to swap the MLP of any block. */
+uz_tensor *uz_transformer_block_forward_ffn(uz_ctx *ctx, const uz_transformer_block *b,
+                                            uz_tensor *x, uz_tensor *mask, bool causal,
+                                            bool training, uz_transformer_ffn ffn,
+                                            const void *arg);
 
 #endif

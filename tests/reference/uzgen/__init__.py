@@ -1,0 +1,1 @@
+"""PyTorch twins of unizoo's generalist blocks (parameter names equal unizoo's)."""
