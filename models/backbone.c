@@ -1,7 +1,9 @@
 /* Multi-scale conv backbone on uz_conv2d + uz_relu. */
 #include "backbone.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 uz_status uz_backbone_declare(uz_backbone *b, uz_params *p, const char *prefix,
                               const uz_backbone_config *cfg)
@@ -26,12 +28,25 @@ uz_status uz_backbone_declare(uz_backbone *b, uz_params *p, const char *prefix,
     return st;
 }
 
+/* He initialisation (N(0, 2 / fan_in), biases 0), as torchvision's ResNets:
+ * it keeps the activations' scale through the ReLU stack, where PyTorch's
+ * default conv init shrinks it about fourfold per layer, which would leave
+ * the image content far below the position encodings added downstream. */
+static void he_init(const uz_nn_conv2d *c, uint64_t seed)
+{
+    const int64_t *s = c->weight->shape;
+    float std = sqrtf(2.0f / (float)(s[1] * s[2] * s[3]));
+    uz_rng_fill_normal(c->weight->data, uz_tensor_numel(c->weight), seed,
+                       uz_nn_stream(c->weight), 0, 0.0f, std);
+    memset(c->bias->data, 0, sizeof(float) * (size_t)uz_tensor_numel(c->bias));
+}
+
 void uz_backbone_init(uz_backbone *b, uint64_t seed)
 {
-    uz_nn_conv2d_init(&b->stem, seed);
+    he_init(&b->stem, seed);
     for (int s = 0; s < 3; s++) {
-        uz_nn_conv2d_init(&b->conv1[s], seed);
-        uz_nn_conv2d_init(&b->conv2[s], seed);
+        he_init(&b->conv1[s], seed);
+        he_init(&b->conv2[s], seed);
     }
 }
 

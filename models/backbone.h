@@ -21,7 +21,7 @@ typedef struct uz_backbone {
 /* Checks cfg (an error names the bad field) and declares the parameters. */
 uz_status uz_backbone_declare(uz_backbone *b, uz_params *p, const char *prefix,
                               const uz_backbone_config *cfg);
-/* nn.Conv2d's default initialisation. */
+/* He initialisation: weights N(0, 2 / fan_in), biases 0. */
 void uz_backbone_init(uz_backbone *b, uint64_t seed);
 /* images [B, channels, H, W] -> features[0..2] = F1, F2, F3. */
 uz_status uz_backbone_forward(uz_ctx *ctx, const uz_backbone *b, uz_tensor *images,

@@ -4,6 +4,7 @@
 #include "models/zoo.h"
 
 #include "models/fmnist_mlp.h"
+#include "models/generalist_model.h"
 #include "models/seqrec.h"
 
 #include <string.h>
@@ -100,9 +101,48 @@ static const uz_zoo_entry ZOO[] = {
      "\"optim\":{\"kind\":\"adamw\",\"weight_decay\":0},\"lr\":{\"base\":0.001},"
      "\"tasks\":[{\"name\":\"next-item\"}]}"},
 #undef SEQREC_TRAIN
+    /* The generalist on Fashion-MNIST and the scenes composed from it
+     * (`unizoo data scenes`, `unizoo text train-tokenizer`; scripts/setup.sh
+     * makes both): one task per step (unmixed) with MT-AdamW; the
+     * specialists and the AdamW ablation are the same model and schedule. */
+#define GEN_TRAIN(steps)                                                                           \
+    "\"train\":{\"steps\":" #steps ",\"batch\":32,\"seed\":1,\"log_every\":50,"                    \
+    "\"eval_every\":" #steps ",\"ckpt_every\":500},"                                               \
+    "\"lr\":{\"base\":0.0005,\"warmup_steps\":200,\"decay\":\"cosine\",\"min_lr\":0.00002},"
+#define GEN_OPTIM(kind)                                                                            \
+    "\"optim\":{\"kind\":\"" kind "\",\"weight_decay\":0.05,\"max_grad_norm\":1,"             \
+    "\"exclude\":\"bias,norm,ln,embed,spe,logit_scale\"},"
+#define GEN_TASKS4                                                                                 \
+    "\"tasks\":[{\"name\":\"classify\",\"ratio\":0.2},{\"name\":\"detect\",\"ratio\":0.35},"     \
+    "{\"name\":\"caption\",\"ratio\":0.25},{\"name\":\"retrieve\",\"ratio\":0.2}],"             \
+    "\"sampling\":\"unmixed\"}"
+    {"generalist",
+     "{\"name\":\"generalist\",\"family\":\"generalist\","
+     "\"description\":\"Uni-Perceiver v2-style generalist: classification (Fashion-MNIST), "
+     "detection, captioning and retrieval (scenes), unmixed sampling, MT-AdamW\","
+     "\"model\":{}," GEN_TRAIN(4000) GEN_OPTIM("mt-adamw") GEN_TASKS4},
+    {"generalist-adamw",
+     "{\"name\":\"generalist-adamw\",\"family\":\"generalist\","
+     "\"description\":\"the generalist with plain AdamW (the MT-AdamW ablation)\","
+     "\"model\":{}," GEN_TRAIN(4000) GEN_OPTIM("adamw") GEN_TASKS4},
+#define GEN_SPECIALIST(task, steps)                                                                \
+    {"specialist-" task,                                                                           \
+     "{\"name\":\"specialist-" task "\",\"family\":\"generalist\","                                \
+     "\"description\":\"the generalist's model trained on " task " alone (a specialist)\","       \
+     "\"model\":{\"tasks\":[\"" task "\"]}," GEN_TRAIN(steps) GEN_OPTIM("adamw")                   \
+     "\"tasks\":[{\"name\":\"" task "\"}]}"}
+    GEN_SPECIALIST("classify", 800),
+    GEN_SPECIALIST("detect", 1400),
+    GEN_SPECIALIST("caption", 1000),
+    GEN_SPECIALIST("retrieve", 800),
+#undef GEN_SPECIALIST
+#undef GEN_TASKS4
+#undef GEN_OPTIM
+#undef GEN_TRAIN
 };
 
-static const uz_model_family *const FAMILIES[] = {&uz_family_mlp, &uz_family_seqrec};
+static const uz_model_family *const FAMILIES[] = {&uz_family_mlp, &uz_family_seqrec,
+                                                   &uz_family_generalist};
 
 int uz_zoo_count(void)
 {

@@ -1,0 +1,279 @@
+/* Inference with the generalist: class probabilities, detections, captions
+ * (greedy and beam search) and retrieval embeddings. Callers turn gradient
+ * recording off; everything here runs in evaluation mode. */
+#include "models/generalist.h"
+
+#include "core/alloc.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+uz_status uz_gen_classify(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images, float *probs)
+{
+    uz_image_encoding enc;
+    uz_tensor *a = uz_gen_image_embedding(ctx, g, UZ_GEN_CLASSIFY, images, false, &enc);
+    uz_tensor *c = a ? uz_gen_embed_texts(ctx, g, UZ_GEN_CLASSIFY, true, g->classes.ids,
+                                          UZ_GEN_CLASSES, g->classes.len, false)
+                     : NULL;
+    uz_tensor *s = c ? uz_unified_decoder_scores(ctx, &g->dec, UZ_GEN_CLASSIFY, a, c) : NULL;
+    uz_tensor *p = s ? uz_softmax(ctx, s, NULL) : NULL;
+    if (!p)
+        return uz_error_status();
+    uz_tensor_copy_out(p, probs);
+    return UZ_OK;
+}
+
+uz_status uz_gen_detect(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images,
+                        uz_gen_detection *out)
+{
+    uz_image_encoding enc;
+    if (uz_image_encoder_forward(ctx, &g->image, images, false, &enc) != UZ_OK)
+        return uz_error_status();
+    int64_t B = images->shape[0], Q = enc.n_regional;
+    uz_tensor *h = uz_gen_decode_image(ctx, g, UZ_GEN_DETECT, &enc, false);
+    uz_tensor *r = h ? uz_narrow(ctx, h, 1, 1 + enc.n_global, Q) : NULL;
+    r = r ? uz_reshape(ctx, r, 2, (int64_t[]){B * Q, h->shape[2]}) : NULL;
+    uz_tensor *a = r ? uz_unified_decoder_output(ctx, &g->dec, r) : NULL;
+    uz_tensor *c = a ? uz_gen_embed_texts(ctx, g, UZ_GEN_DETECT, true, g->classes.ids,
+                                          g->classes.n, g->classes.len, false)
+                     : NULL;
+    uz_tensor *s = c ? uz_unified_decoder_scores(ctx, &g->dec, UZ_GEN_DETECT, a, c) : NULL;
+    uz_tensor *p = s ? uz_softmax(ctx, s, NULL) : NULL;
+    float *pv = p ? uz_ctx_alloc(ctx, sizeof(float) * (size_t)(B * Q * g->classes.n)) : NULL;
+    float *lv = pv ? uz_ctx_alloc(ctx, sizeof(float) * (size_t)(B * Q)) : NULL;
+    float *bv = lv ? uz_ctx_alloc(ctx, sizeof(float) * (size_t)(B * Q * 4)) : NULL;
+    if (!bv)
+        return uz_error_status();
+    uz_tensor_copy_out(p, pv);
+    uz_tensor_copy_out(enc.det.logits, lv);
+    uz_tensor_copy_out(enc.det.boxes, bv);
+    /* Score = objectness x the best class probability (background aside). */
+    for (int64_t i = 0; i < B * Q; i++) {
+        const float *row = pv + i * g->classes.n;
+        int best = 0;
+        for (int k = 1; k < UZ_GEN_CLASSES; k++)
+            if (row[k] > row[best])
+                best = k;
+        uz_gen_detection *d = &out[i];
+        d->cls = best;
+        d->score = row[best] / (1.0f + expf(-lv[i]));
+        memcpy(d->box, bv + 4 * i, sizeof d->box);
+    }
+    return UZ_OK;
+}
+
+/* The encoded images and the vocabulary kept outside the arena, so each
+ * decoding step can reset the context. */
+typedef struct caption_cache {
+    int64_t B, n_global, n_regional, d, V, D;
+    float *tokens;   /* [B, n_global + n_regional, d] */
+    float *vocab;    /* [V, D] */
+} caption_cache;
+
+static uz_status cache_build(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images,
+                             caption_cache *cc)
+{
+    uz_image_encoding enc;
+    if (uz_image_encoder_forward(ctx, &g->image, images, false, &enc) != UZ_OK)
+        return uz_error_status();
+    uz_tensor *v = uz_gen_embed_vocab(ctx, g, false);
+    if (!v)
+        return uz_error_status();
+    *cc = (caption_cache){.B = images->shape[0], .n_global = enc.n_global,
+                          .n_regional = enc.n_regional, .d = enc.tokens->shape[2],
+                          .V = v->shape[0], .D = v->shape[1]};
+    cc->tokens = uz_malloc(sizeof(float) * (size_t)uz_tensor_numel(enc.tokens), "caption cache");
+    cc->vocab = uz_malloc(sizeof(float) * (size_t)uz_tensor_numel(v), "caption cache");
+    if (!cc->tokens || !cc->vocab) {
+        uz_free(cc->tokens);
+        uz_free(cc->vocab);
+        return UZ_ERR_NOMEM;
+    }
+    uz_tensor_copy_out(enc.tokens, cc->tokens);
+    uz_tensor_copy_out(v, cc->vocab);
+    uz_ctx_reset(ctx);
+    return UZ_OK;
+}
+
+static void cache_free(caption_cache *cc)
+{
+    uz_free(cc->tokens);
+    uz_free(cc->vocab);
+}
+
+/* Log-probabilities over the vocabulary of query t for rows `rows` of the
+ * cache (row i of ids belongs to image rows[i]), into lp[n, V]. Ids that
+ * are never generated (pad, unk, bos, <spe>) get -INFINITY. */
+static uz_status step_logprobs(uz_ctx *ctx, const uz_generalist *g, const caption_cache *cc,
+                               const int64_t *rows, int64_t n, const int32_t *ids, int64_t L,
+                               int64_t t, float *lp)
+{
+    uz_ctx_reset(ctx);
+    int64_t T = cc->n_global + cc->n_regional;
+    float *tok = uz_ctx_alloc(ctx, sizeof(float) * (size_t)(n * T * cc->d));
+    int64_t *len = uz_ctx_alloc(ctx, sizeof(int64_t) * (size_t)n);
+    if (!tok || !len)
+        return UZ_ERR_NOMEM;
+    for (int64_t i = 0; i < n; i++) {
+        memcpy(tok + i * T * cc->d, cc->tokens + rows[i] * T * cc->d,
+               sizeof(float) * (size_t)(T * cc->d));
+        len[i] = t + 1;
+    }
+    uz_image_encoding enc = {.n_global = cc->n_global, .n_regional = cc->n_regional};
+    enc.tokens = uz_tensor_wrap(ctx, 3, (int64_t[]){n, T, cc->d}, tok);
+    uz_tensor *v = uz_tensor_wrap(ctx, 2, (int64_t[]){cc->V, cc->D}, cc->vocab);
+    uz_tensor *q = enc.tokens && v ? uz_gen_caption_queries(ctx, g, &enc, ids, len, L, false)
+                                   : NULL;
+    q = q ? uz_narrow(ctx, q, 1, t, 1) : NULL;
+    q = q ? uz_reshape(ctx, q, 2, (int64_t[]){n, cc->D}) : NULL;
+    uz_tensor *s = q ? uz_unified_decoder_scores(ctx, &g->dec, UZ_GEN_CAPTION, q, v) : NULL;
+    if (!s)
+        return uz_error_status();
+    for (int k = 0; k < g->n_banned; k++)
+        for (int64_t i = 0; i < n; i++)
+            s->data[i * cc->V + g->banned[k]] = -INFINITY;
+    uz_tensor *l = uz_log_softmax(ctx, s, NULL);
+    if (!l)
+        return uz_error_status();
+    uz_tensor_copy_out(l, lp);
+    return UZ_OK;
+}
+
+uz_status uz_gen_caption_greedy(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images,
+                                int64_t L, int32_t *ids, int64_t *lengths)
+{
+    caption_cache cc;
+    uz_status st = cache_build(ctx, g, images, &cc);
+    if (st != UZ_OK)
+        return st;
+    int64_t B = cc.B;
+    int64_t *rows = malloc(sizeof(int64_t) * (size_t)B);
+    float *lp = malloc(sizeof(float) * (size_t)(B * cc.V));
+    bool *done = calloc((size_t)B, sizeof(bool));
+    if (!rows || !lp || !done)
+        st = UZ_FAIL(UZ_ERR_NOMEM, "out of memory while captioning");
+    memset(ids, 0, sizeof(int32_t) * (size_t)(B * L));
+    for (int64_t i = 0; i < B && st == UZ_OK; i++) {
+        rows[i] = i;
+        lengths[i] = L;
+    }
+    for (int64_t t = 0; t < L && st == UZ_OK; t++) {
+        if ((st = step_logprobs(ctx, g, &cc, rows, B, ids, L, t, lp)) != UZ_OK)
+            break;
+        bool all = true;
+        for (int64_t i = 0; i < B; i++) {
+            if (done[i])
+                continue;
+            const float *row = lp + i * cc.V;
+            int32_t best = 0;
+            for (int32_t k = 1; k < (int32_t)cc.V; k++)
+                if (row[k] > row[best])
+                    best = k;
+            ids[i * L + t] = best;
+            if (best == g->eos_id) {
+                done[i] = true;
+                lengths[i] = t + 1;
+            }
+            all = all && done[i];
+        }
+        if (all)
+            break;
+    }
+    free(rows);
+    free(lp);
+    free(done);
+    cache_free(&cc);
+    uz_ctx_reset(ctx);
+    return st;
+}
+
+/* One hypothesis of the beam: ids so far and their summed log-probability. */
+typedef struct beam_hyp {
+    double score;
+    int64_t len;
+    bool done;
+} beam_hyp;
+
+uz_status uz_gen_caption_beam(uz_ctx *ctx, const uz_generalist *g, uz_tensor *image, int beam,
+                              int64_t L, int32_t *ids, int64_t *length)
+{
+    if (image->shape[0] != 1 || beam < 1)
+        return UZ_FAIL(UZ_ERR_ARG, "caption beam search: one image and a beam >= 1, got %lld "
+                       "images and beam %d", (long long)image->shape[0], beam);
+    caption_cache cc;
+    uz_status st = cache_build(ctx, g, image, &cc);
+    if (st != UZ_OK)
+        return st;
+    int64_t K = beam, V = cc.V;
+    int64_t *rows = calloc((size_t)K, sizeof(int64_t));
+    int32_t *cur = calloc((size_t)(K * L), sizeof(int32_t));
+    int32_t *next = calloc((size_t)(K * L), sizeof(int32_t));
+    beam_hyp *hyp = calloc((size_t)K, sizeof(beam_hyp));
+    beam_hyp *nh = calloc((size_t)K, sizeof(beam_hyp));
+    float *lp = malloc(sizeof(float) * (size_t)(K * V));
+    if (!rows || !cur || !next || !hyp || !nh || !lp)
+        st = UZ_FAIL(UZ_ERR_NOMEM, "out of memory in beam search");
+    /* One live hypothesis at first; the others start at -inf. */
+    for (int64_t k = 1; k < K && st == UZ_OK; k++)
+        hyp[k].score = -INFINITY;
+    for (int64_t t = 0; t < L && st == UZ_OK; t++) {
+        if ((st = step_logprobs(ctx, g, &cc, rows, K, cur, L, t, lp)) != UZ_OK)
+            break;
+        /* The K best extensions; finished hypotheses carry over unchanged.
+         * A small selection over K * V candidates (K is small). */
+        for (int64_t k = 0; k < K; k++)
+            nh[k].score = -INFINITY;
+        for (int64_t k = 0; k < K; k++) {
+            if (hyp[k].score == -INFINITY)
+                continue;
+            for (int64_t v = 0; v < (hyp[k].done ? 1 : V); v++) {
+                double s = hyp[k].done ? hyp[k].score : hyp[k].score + lp[k * V + v];
+                if (s <= nh[K - 1].score)
+                    continue;
+                int64_t pos = K - 1;
+                while (pos > 0 && nh[pos - 1].score < s) {
+                    nh[pos] = nh[pos - 1];
+                    memcpy(next + pos * L, next + (pos - 1) * L, sizeof(int32_t) * (size_t)L);
+                    pos--;
+                }
+                memcpy(next + pos * L, cur + k * L, sizeof(int32_t) * (size_t)L);
+                nh[pos] = hyp[k];
+                nh[pos].score = s;
+                if (!hyp[k].done) {
+                    next[pos * L + t] = (int32_t)v;
+                    nh[pos].len = t + 1;
+                    nh[pos].done = v == g->eos_id;
+                }
+            }
+        }
+        memcpy(cur, next, sizeof(int32_t) * (size_t)(K * L));
+        memcpy(hyp, nh, sizeof(beam_hyp) * (size_t)K);
+        bool all = true;
+        for (int64_t k = 0; k < K; k++)
+            all = all && (hyp[k].done || hyp[k].score == -INFINITY);
+        if (all)
+            break;
+    }
+    if (st == UZ_OK) {
+        memcpy(ids, cur, sizeof(int32_t) * (size_t)L);
+        *length = hyp[0].len;
+    }
+    free(rows);
+    free(cur);
+    free(next);
+    free(hyp);
+    free(nh);
+    free(lp);
+    cache_free(&cc);
+    uz_ctx_reset(ctx);
+    return st;
+}
+
+uz_status uz_gen_caption_text(const uz_generalist *g, const uz_tokenizer *tok, const int32_t *ids,
+                              int64_t n, char *out, size_t cap)
+{
+    while (n > 0 && ids[n - 1] == g->eos_id)
+        n--;
+    return uz_tokenizer_decode(tok, ids, n, out, cap) < 0 ? uz_error_status() : UZ_OK;
+}

@@ -1,0 +1,268 @@
+/* The generalist assembled through its model family on a tiny config and a
+ * tiny generated scene set: every task's loss is finite and falls when one
+ * batch is fitted; captioning's teacher forcing cannot see the future
+ * (changing caption tokens after j leaves query outputs up to j alone);
+ * greedy and beam captions, detections and class probabilities are well
+ * formed; evaluation reports every metric in range; bad configs and data
+ * name the field or file. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "core/unizoo.h"
+#include "datasets/datasets.h"
+#include "models/generalist_model.h"
+#include "models/zoo.h"
+#include "train/config.h"
+#include "train/optim.h"
+#include "vision/scenes.h"
+
+static char dir[256];
+
+/* A scene set (train 24, test 8), a tokenizer over its captions. */
+static void make_data(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/uz_gen_test_%d", (int)getpid());
+    uz_fmnist f;
+    ck_assert_int_eq(uz_fmnist_load(NULL, 0, &f), UZ_OK);
+    /* Both splits draw from the test items: a unit test needs no 60k load. */
+    ck_assert_msg(uz_scenes_write(dir, true, &f, 24, 5, 64, NULL) == UZ_OK, "%s",
+                  uz_error_message());
+    ck_assert_msg(uz_scenes_write(dir, false, &f, 8, 5, 64, NULL) == UZ_OK, "%s",
+                  uz_error_message());
+    uz_fmnist_free(&f);
+    uz_coco c;
+    char caps[512], prefix[512];
+    snprintf(caps, sizeof caps, "%s/train/captions.json", dir);
+    ck_assert_msg(uz_coco_load(NULL, caps, NULL, &c) == UZ_OK, "%s", uz_error_message());
+    const char **texts = malloc(sizeof(char *) * (size_t)(c.n_captions + 11));
+    for (int64_t i = 0; i < c.n_captions; i++)
+        texts[i] = c.captions[i].caption;
+    for (int i = 0; i < 10; i++)
+        texts[c.n_captions + i] = uz_fmnist_caption_names[i];
+    texts[c.n_captions + 10] = "background";
+    uz_tokenizer_train_opts o = uz_tokenizer_train_defaults();
+    o.model_type = "bpe";
+    snprintf(prefix, sizeof prefix, "%s/tok", dir);
+    ck_assert_msg(uz_tokenizer_train(texts, c.n_captions + 11, prefix, 256, &o) == UZ_OK, "%s",
+                  uz_error_message());
+    free(texts);
+    uz_coco_free(&c);
+}
+
+static void remove_data(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* The model section of a tiny generalist over the test data, with extra
+ * fields (JSON members, e.g. ",\"moe\":true"). */
+static uz_status build(const char *extra, uz_model **m)
+{
+    char json[2048];
+    snprintf(json, sizeof json,
+             "{\"name\":\"t\",\"family\":\"generalist\",\"model\":{\"scenes\":\"%s\","
+             "\"tokenizer\":\"%s/tok.model\",\"width\":32,\"heads\":2,"
+             "\"backbone\":[8,8,16,32],\"queries\":4,\"pools\":1,\"rpn_layers\":1,"
+             "\"text_layers\":1,\"decoder_layers\":1,\"caption_len\":12,"
+             "\"train_limit\":48,\"test_limit\":8%s},"
+             "\"tasks\":[{\"name\":\"c\"},{\"name\":\"d\"},{\"name\":\"p\"},{\"name\":\"r\"}]}",
+             dir, dir, extra);
+    int n;
+    const uz_model_family *const *fam = uz_zoo_families(&n);
+    uz_train_config cfg;
+    uz_status st = uz_config_load(json, "test", fam, n, NULL, 0, &cfg);
+    if (st != UZ_OK)
+        return st;
+    st = cfg.model_family->build(cfg.model, 3, true, m);
+    uz_config_free(&cfg);
+    return st;
+}
+
+START_TEST(test_losses_fall)
+{
+    make_data();
+    uz_model *m;
+    ck_assert_msg(build(_i ? ",\"moe\":true" : "", &m) == UZ_OK, "%s", uz_error_message());
+    ck_assert_int_eq(m->n_tasks, 4);
+    uz_optim_config oc = uz_optim_defaults(UZ_OPTIM_ADAMW);
+    oc.weight_decay = 0.0f;
+    oc.max_grad_norm = 1.0f; /* as the zoo's configs: early spikes would stall Adam */
+    uz_optim *o;
+    ck_assert_int_eq(uz_optim_new(&oc, m->params, &o), UZ_OK);
+    uz_ctx *ctx = uz_ctx_new(0, 0);
+    int64_t idx[4] = {0, 1, 2, 3};
+    for (int task = 0; task < 4; task++) {
+        double first = 0, last = 0;
+        for (int step = 0; step < 25; step++) {
+            uz_ctx_set_seed(ctx, 11);
+            uz_ctx_set_stream(ctx, 0);
+            uz_params_zero_grad(m->params);
+            uz_tensor *loss = m->ops->loss(m, ctx, task, idx, 4);
+            ck_assert_msg(loss != NULL, "task %d: %s", task, uz_error_message());
+            double v = loss->data[0];
+            ck_assert_msg(isfinite(v), "task %d step %d: loss %g", task, step, v);
+            ck_assert_int_eq(uz_backward(ctx, loss), UZ_OK);
+            ck_assert_int_eq(uz_optim_step(o, 2e-3f, NULL, NULL), UZ_OK);
+            uz_ctx_reset(ctx);
+            if (step == 0)
+                first = v;
+            last = v;
+        }
+        ck_assert_msg(last < 0.7 * first, "task %d: loss %g -> %g after fitting one batch",
+                      task, first, last);
+    }
+    uz_optim_free(o);
+    uz_ctx_free(ctx);
+    uz_model_free(m);
+    remove_data();
+}
+END_TEST
+
+/* Query j sees context < j only: changing tokens after J changes nothing
+ * up to query J + 1. */
+START_TEST(test_caption_no_future)
+{
+    make_data();
+    uz_model *m;
+    ck_assert_msg(build("", &m) == UZ_OK, "%s", uz_error_message());
+    const uz_generalist *g = uz_gen_model_net(m);
+    uz_ctx *ctx = uz_ctx_new(0, 0);
+    uz_grad_enable(ctx, false);
+    enum { L = 8, J = 3 };
+    int32_t a[2 * L], b[2 * L];
+    int64_t len[2] = {L, 6};
+    for (int i = 0; i < 2 * L; i++)
+        a[i] = b[i] = 5 + (i * 7) % 40;
+    for (int i = 0; i < 2; i++)
+        for (int j = J + 1; j < L; j++)
+            b[i * L + j] = 50 + j;
+    float img[2 * 64 * 64];
+    for (int i = 0; i < 2 * 64 * 64; i++)
+        img[i] = sinf((float)i * 0.01f);
+    uz_tensor *x = uz_tensor_from(ctx, 4, (int64_t[]){2, 1, 64, 64}, img);
+    uz_image_encoding enc;
+    ck_assert_int_eq(uz_image_encoder_forward(ctx, &g->image, x, false, &enc), UZ_OK);
+    uz_tensor *qa = uz_gen_caption_queries(ctx, g, &enc, a, len, L, false);
+    uz_tensor *qb = uz_gen_caption_queries(ctx, g, &enc, b, len, L, false);
+    ck_assert(qa && qb);
+    int64_t D = qa->shape[2];
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < L; j++) {
+            double diff = 0;
+            for (int64_t k = 0; k < D; k++)
+                diff = fmax(diff, fabs(qa->data[(i * L + j) * D + k] -
+                                       qb->data[(i * L + j) * D + k]));
+            if (j <= J + 1)
+                ck_assert_msg(diff == 0.0, "row %d query %d changed by %g", i, j, diff);
+            else if (j < len[i])
+                ck_assert_msg(diff > 1e-6, "row %d query %d should see the change", i, j);
+        }
+    uz_ctx_free(ctx);
+    uz_model_free(m);
+    remove_data();
+}
+END_TEST
+
+START_TEST(test_predict_and_eval)
+{
+    make_data();
+    uz_model *m;
+    ck_assert_msg(build("", &m) == UZ_OK, "%s", uz_error_message());
+    const uz_generalist *g = uz_gen_model_net(m);
+    uz_ctx *ctx = uz_ctx_new(0, 0);
+    uz_grad_enable(ctx, false);
+    float img[2 * 64 * 64];
+    for (int i = 0; i < 2 * 64 * 64; i++)
+        img[i] = cosf((float)i * 0.02f);
+    uz_tensor *x = uz_tensor_from(ctx, 4, (int64_t[]){2, 1, 64, 64}, img);
+    float probs[2 * UZ_GEN_CLASSES];
+    ck_assert_int_eq(uz_gen_classify(ctx, g, x, probs), UZ_OK);
+    for (int i = 0; i < 2; i++) {
+        double s = 0;
+        for (int k = 0; k < UZ_GEN_CLASSES; k++)
+            s += probs[i * UZ_GEN_CLASSES + k];
+        ck_assert_msg(fabs(s - 1) < 1e-5, "probabilities sum to %g", s);
+    }
+    uz_gen_detection det[2 * 4];
+    ck_assert_int_eq(uz_gen_detect(ctx, g, x, det), UZ_OK);
+    for (int i = 0; i < 8; i++) {
+        ck_assert(det[i].cls >= 0 && det[i].cls < UZ_GEN_CLASSES);
+        ck_assert(det[i].score >= 0 && det[i].score <= 1);
+        for (int k = 0; k < 4; k++)
+            ck_assert(det[i].box[k] > 0 && det[i].box[k] < 1);
+    }
+    int32_t ids[2 * 12];
+    int64_t len[2];
+    ck_assert_int_eq(uz_gen_caption_greedy(ctx, g, x, 12, ids, len), UZ_OK);
+    for (int i = 0; i < 2; i++) {
+        ck_assert(len[i] >= 1 && len[i] <= 12);
+        for (int j = 0; j < len[i]; j++)
+            for (int k = 0; k < g->n_banned; k++)
+                ck_assert_int_ne(ids[i * 12 + j], g->banned[k]);
+    }
+    /* Beam 1 is greedy. */
+    int32_t beam_ids[12];
+    int64_t beam_len;
+    /* Captioning resets the context (x is gone): the image is made again. */
+    uz_tensor *one = uz_tensor_from(ctx, 4, (int64_t[]){1, 1, 64, 64}, img);
+    ck_assert_int_eq(uz_gen_caption_beam(ctx, g, one, 1, 12, beam_ids,
+                                         &beam_len), UZ_OK);
+    one = uz_tensor_from(ctx, 4, (int64_t[]){1, 1, 64, 64}, img);
+    ck_assert_int_eq(beam_len, len[0]);
+    ck_assert_mem_eq(beam_ids, ids, sizeof(int32_t) * (size_t)beam_len);
+    ck_assert_msg(uz_gen_caption_beam(ctx, g, one, 3, 12, beam_ids,
+                                      &beam_len) == UZ_OK, "%s", uz_error_message());
+    uz_metrics met;
+    ck_assert_msg(m->ops->eval(m, ctx, &met) == UZ_OK, "%s", uz_error_message());
+    ck_assert_int_eq(met.n, 1 + 2 + 2 + 6);
+    for (int i = 0; i < met.n; i++)
+        ck_assert_msg(met.m[i].value >= 0 && met.m[i].value <= (strcmp(met.m[i].name, "cider")
+                                                                     ? 1.0
+                                                                     : 10.0),
+                      "%s = %g", met.m[i].name, met.m[i].value);
+    uz_ctx_free(ctx);
+    uz_model_free(m);
+    remove_data();
+}
+END_TEST
+
+START_TEST(test_bad_config_and_data)
+{
+    make_data();
+    uz_model *m = NULL;
+    ck_assert_int_ne(build(",\"tasks\":[\"classify\",\"classify\"]", &m), UZ_OK);
+    ck_assert_ptr_nonnull(strstr(uz_error_message(), "model.tasks.1"));
+    ck_assert_int_ne(build(",\"top_k\":3,\"experts\":2", &m), UZ_OK);
+    ck_assert_ptr_nonnull(strstr(uz_error_message(), "model.top_k"));
+    ck_assert_int_ne(build(",\"vocab\":16", &m), UZ_OK);
+    ck_assert_ptr_nonnull(strstr(uz_error_message(), "model.vocab"));
+    /* A missing image of the scene set names the file. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/test/images/000002.jpg", dir);
+    ck_assert_int_eq(unlink(path), 0);
+    ck_assert_int_ne(build("", &m), UZ_OK);
+    ck_assert_ptr_nonnull(strstr(uz_error_message(), "000002.jpg"));
+    ck_assert_ptr_null(m);
+    remove_data();
+}
+END_TEST
+
+Suite *make_suite(void)
+{
+    Suite *s = suite_create("generalist");
+    TCase *tc = tcase_create("generalist");
+    tcase_set_timeout(tc, 600);
+    tcase_add_loop_test(tc, test_losses_fall, 0, 2);
+    tcase_add_test(tc, test_caption_no_future);
+    tcase_add_test(tc, test_predict_and_eval);
+    tcase_add_test(tc, test_bad_config_and_data);
+    suite_add_tcase(s, tc);
+    return s;
+}
