@@ -2,9 +2,8 @@
 #include "arena.h"
 
 #include "alloc.h"
+#include "device.h"
 #include "error.h"
-
-#include <string.h>
 
 typedef struct uz_chunk {
     struct uz_chunk *next;
@@ -17,14 +16,15 @@ struct uz_arena {
     size_t live;      /* bytes handed out since the last reset */
     size_t peak;
     size_t limit;
+    uz_device dev;    /* where the chunks' memory lives */
 };
 
-static uz_chunk *chunk_new(size_t cap)
+static uz_chunk *chunk_new(uz_device dev, size_t cap)
 {
     uz_chunk *c = uz_malloc(sizeof *c, "arena chunk header");
     if (!c)
         return NULL;
-    c->mem = uz_malloc(cap, "arena chunk");
+    c->mem = uz_device_malloc(dev, cap, "arena chunk");
     if (!c->mem) {
         uz_free(c);
         return NULL;
@@ -37,11 +37,17 @@ static uz_chunk *chunk_new(size_t cap)
 
 uz_arena *uz_arena_new(size_t initial_bytes, size_t limit)
 {
+    return uz_arena_new_on(UZ_DEVICE_CPU, initial_bytes, limit);
+}
+
+uz_arena *uz_arena_new_on(uz_device dev, size_t initial_bytes, size_t limit)
+{
     uz_arena *a = uz_calloc(sizeof *a, "arena");
     if (!a)
         return NULL;
     a->limit = limit;
-    a->head = chunk_new(initial_bytes ? initial_bytes : (size_t)1 << 20);
+    a->dev = dev;
+    a->head = chunk_new(dev, initial_bytes ? initial_bytes : (size_t)1 << 20);
     if (!a->head) {
         uz_free(a);
         return NULL;
@@ -49,11 +55,11 @@ uz_arena *uz_arena_new(size_t initial_bytes, size_t limit)
     return a;
 }
 
-static void chunks_free(uz_chunk *c)
+static void chunks_free(uz_device dev, uz_chunk *c)
 {
     while (c) {
         uz_chunk *n = c->next;
-        uz_free(c->mem);
+        uz_device_free(dev, c->mem);
         uz_free(c);
         c = n;
     }
@@ -63,7 +69,7 @@ void uz_arena_free(uz_arena *a)
 {
     if (!a)
         return;
-    chunks_free(a->head);
+    chunks_free(a->dev, a->head);
     uz_free(a);
 }
 
@@ -76,9 +82,9 @@ void *uz_arena_alloc(uz_arena *a, size_t bytes)
         return NULL;
     }
     uz_chunk *c = a->head;
-    if (c->cap - c->used < need) {
-        size_t cap = c->cap * 2 > need ? c->cap * 2 : need;
-        uz_chunk *n = chunk_new(cap);
+    if (!c || c->cap - c->used < need) {
+        size_t cap = c && c->cap * 2 > need ? c->cap * 2 : need;
+        uz_chunk *n = chunk_new(a->dev, cap);
         if (!n)
             return NULL;
         n->next = c;
@@ -95,17 +101,23 @@ void *uz_arena_alloc(uz_arena *a, size_t bytes)
 void *uz_arena_zalloc(uz_arena *a, size_t bytes)
 {
     void *p = uz_arena_alloc(a, bytes);
-    if (p)
-        memset(p, 0, bytes);
+    if (p && uz_device_zero(a->dev, p, bytes) != UZ_OK)
+        return NULL;
     return p;
 }
 
 void uz_arena_reset(uz_arena *a)
 {
-    if (a->head->next) {
-        uz_chunk *one = chunk_new(a->peak);
+    if (a->dev != UZ_DEVICE_CPU && a->head && a->head->next) {
+        /* Device memory is scarce: the old chunks go before the coalesced
+         * one is asked for, so the two never coexist. If that request
+         * fails, no chunk is left and the next allocation makes one. */
+        chunks_free(a->dev, a->head);
+        a->head = chunk_new(a->dev, a->peak);
+    } else if (a->head && a->head->next) {
+        uz_chunk *one = chunk_new(a->dev, a->peak);
         if (one) {
-            chunks_free(a->head);
+            chunks_free(a->dev, a->head);
             a->head = one;
         } else {
             /* Keep the old chunks: still correct, just not coalesced. */
@@ -113,7 +125,8 @@ void uz_arena_reset(uz_arena *a)
                 c->used = 0;
         }
     }
-    a->head->used = 0;
+    if (a->head)
+        a->head->used = 0;
     a->live = 0;
 }
 

@@ -5,11 +5,15 @@
 
 #include <stddef.h>
 
+#include "tensor.h"
+
 typedef struct uz_arena uz_arena;
 
 /* limit = 0: grow as needed; otherwise fail (saying how much was needed)
  * once more than `limit` bytes are live. */
 uz_arena *uz_arena_new(size_t initial_bytes, size_t limit);
+/* An arena of device memory (core/device.h); the bookkeeping stays on the host. */
+uz_arena *uz_arena_new_on(uz_device dev, size_t initial_bytes, size_t limit);
 void uz_arena_free(uz_arena *a);
 
 /* 64-byte aligned, uninitialised; NULL with the error set on failure. */

@@ -3,6 +3,7 @@
 
 #include "backend.h"
 #include "context.h"
+#include "device.h"
 #include "kernels.h"
 
 #include <string.h>
@@ -50,7 +51,7 @@ float *uz_grad_buf_fresh(uz_ctx *ctx, uz_tensor *t, bool *fresh)
         return NULL;
     if (!t->grad) {
         /* Parameters own a persistent gradient; everything else gets one for the step. */
-        uz_tensor *g = uz_tensor_empty(ctx, t->ndim, t->shape);
+        uz_tensor *g = uz_tensor_empty_on(ctx, t->device, t->ndim, t->shape);
         if (!g)
             return NULL;
         t->grad = g;
@@ -78,6 +79,7 @@ bool uz_grad_adopt(uz_ctx *ctx, uz_tensor *t, float *grad, bool *fail)
         *fail = true;
         return false;
     }
+    g->device = t->device;
     t->grad = g;
     return true;
 }
@@ -133,10 +135,20 @@ uz_status uz_backward_with(uz_ctx *ctx, uz_tensor *t, const float *grad)
     if (!g)
         return uz_error_status();
     int64_t n = uz_tensor_numel(t);
-    if (fresh)
+    if (t->device != UZ_DEVICE_CPU) {
+        /* grad is host memory: it lands in t's fresh gradient, or in
+         * scratch on t's device that is then added. */
+        size_t bytes = sizeof(float) * (size_t)n;
+        float *up = fresh ? g : uz_ctx_alloc_on(ctx, t->device, bytes);
+        if (!up || uz_memcpy(up, t->device, grad, UZ_DEVICE_CPU, bytes) != UZ_OK)
+            return uz_error_status();
+        if (!fresh)
+            uz_backend_for(t->device)->copy->add(g, up, n);
+    } else if (fresh) {
         memcpy(g, grad, sizeof(float) * (size_t)n);
-    else
+    } else {
         for (int64_t i = 0; i < n; i++)
             g[i] += grad[i];
+    }
     return sweep(ctx, t);
 }

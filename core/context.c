@@ -14,6 +14,8 @@ uz_ctx *uz_ctx_new(size_t arena_bytes, size_t arena_limit)
         return NULL;
     }
     ctx->grad_enabled = true;
+    ctx->arena_bytes = arena_bytes;
+    ctx->arena_limit = arena_limit;
     return ctx;
 }
 
@@ -22,12 +24,15 @@ void uz_ctx_free(uz_ctx *ctx)
     if (!ctx)
         return;
     uz_arena_free(ctx->arena);
+    uz_arena_free(ctx->dev_arena);
     uz_free(ctx);
 }
 
 void uz_ctx_reset(uz_ctx *ctx)
 {
     uz_arena_reset(ctx->arena);
+    if (ctx->dev_arena)
+        uz_arena_reset(ctx->dev_arena);
     ctx->tape = NULL;
 }
 

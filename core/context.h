@@ -11,6 +11,9 @@ struct uz_ctx {
     bool grad_enabled;
     uint64_t seed;
     uint64_t stream;      /* next random stream */
+    uz_device device;     /* where uz_tensor_empty creates tensors */
+    uz_arena *dev_arena;  /* device memory, made on first use (core/device.c) */
+    size_t arena_bytes, arena_limit; /* uz_ctx_new's, for the device arena */
 };
 
 #endif

@@ -18,10 +18,15 @@ uz_tensor *uz_params_add(uz_params *p, const char *name, int ndim, const int64_t
 uz_status uz_params_finalize(uz_params *p);
 
 void uz_params_zero_grad(uz_params *p);
+/* Moves data and gradients to dev (core/device.h); the tensors keep their
+ * identity, so a model built over them runs on dev from then on. */
+uz_status uz_params_to(uz_params *p, uz_device dev);
+uz_device uz_params_device(const uz_params *p);
 int uz_params_count(const uz_params *p);
 int64_t uz_params_numel(const uz_params *p);
 uz_tensor *uz_params_at(const uz_params *p, int i);
 uz_tensor *uz_params_find(const uz_params *p, const char *name);
+/* The buffers live on uz_params_device(p). */
 float *uz_params_data(uz_params *p);
 float *uz_params_grad(uz_params *p);
 

@@ -1,11 +1,33 @@
 /* Parameter checkpoints as safetensors: one F32 tensor per parameter, under
  * its PyTorch-style name, so the files load in PyTorch as a state dict. */
 #include "alloc.h"
+#include "device.h"
 #include "params.h"
 #include "safetensors.h"
 #include "safetensors_internal.h"
 
 #include <string.h>
+
+/* Parameters on a device pass through a host copy of the whole store: the
+ * file is written from it, or read into it and copied over once every
+ * tensor has been read. *host stays NULL for parameters on the CPU. */
+static uz_status host_copy(uz_params *p, float **host)
+{
+    *host = NULL;
+    if (uz_params_device(p) == UZ_DEVICE_CPU)
+        return UZ_OK;
+    size_t bytes = sizeof(float) * (size_t)uz_params_numel(p);
+    *host = uz_malloc(bytes, "checkpoint staging");
+    if (!*host)
+        return uz_error_status();
+    return uz_memcpy(*host, UZ_DEVICE_CPU, uz_params_data(p), uz_params_device(p), bytes);
+}
+
+/* Where t's values are on the host: in t itself, or at its offset in host. */
+static float *at_host(uz_params *p, float *host, const uz_tensor *t)
+{
+    return host ? host + (t->data - uz_params_data(p)) : t->data;
+}
 
 uz_status uz_params_save(uz_params *p, const char *path)
 {
@@ -14,17 +36,24 @@ uz_status uz_params_save(uz_params *p, const char *path)
     int n = uz_params_count(p);
     if (n > 0 && !uz_params_data(p))
         return UZ_FAIL(UZ_ERR_ARG, "params save %s: parameters are not finalized", path);
+    float *host = NULL;
+    uz_status st = host_copy(p, &host);
+    if (st != UZ_OK)
+        return st;
     uz_st_entry *e = uz_malloc(sizeof *e * (size_t)(n ? n : 1), "checkpoint entries");
-    if (!e)
+    if (!e) {
+        uz_free(host);
         return uz_error_status();
+    }
     for (int i = 0; i < n; i++) {
         const uz_tensor *t = uz_params_at(p, i);
-        e[i] = (uz_st_entry){t->name, UZ_F32, t->ndim, t->shape, t->data};
+        e[i] = (uz_st_entry){t->name, UZ_F32, t->ndim, t->shape, at_host(p, host, t)};
     }
     /* transformers' loaders ask for format "pt" before trusting a file. */
     static const char *const keys[] = {"format"}, *const values[] = {"pt"};
-    uz_status st = uz_st_write(path, e, n, keys, values, 1);
+    st = uz_st_write(path, e, n, keys, values, 1);
     uz_free(e);
+    uz_free(host);
     return st;
 }
 
@@ -72,10 +101,17 @@ uz_status uz_params_load(uz_params *p, const char *path)
     if (st != UZ_OK)
         return st;
     st = check_match(p, f, path);
+    float *host = NULL;
+    if (st == UZ_OK)
+        st = host_copy(p, &host);
     for (int i = 0; st == UZ_OK && i < n; i++) {
         uz_tensor *t = uz_params_at(p, i);
-        st = uz_st_read_f32(f, t->name, t->ndim, t->shape, t->data);
+        st = uz_st_read_f32(f, t->name, t->ndim, t->shape, at_host(p, host, t));
     }
+    if (st == UZ_OK && host)
+        st = uz_memcpy(uz_params_data(p), uz_params_device(p), host, UZ_DEVICE_CPU,
+                       sizeof(float) * (size_t)uz_params_numel(p));
+    uz_free(host);
     uz_st_close(f);
     return st;
 }

@@ -1,9 +1,12 @@
 /* Tensor creation and queries. */
 #include "tensor.h"
 
+#include "alloc.h"
 #include "backend.h"
+#include "device.h"
 #include "kernels.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,20 +41,29 @@ uz_tensor *uz_tensor_wrap(uz_ctx *ctx, int ndim, const int64_t *shape, float *da
     memcpy(t->shape, shape, sizeof(int64_t) * (size_t)ndim);
     set_contiguous_strides(t);
     t->data = data;
+    t->device = uz_ctx_device(ctx);
     return t;
 }
 
-uz_tensor *uz_tensor_empty(uz_ctx *ctx, int ndim, const int64_t *shape)
+uz_tensor *uz_tensor_empty_on(uz_ctx *ctx, uz_device dev, int ndim, const int64_t *shape)
 {
     if (check_shape(ndim, shape) != UZ_OK)
         return NULL;
     int64_t n = 1;
     for (int i = 0; i < ndim; i++)
         n *= shape[i];
-    float *data = uz_ctx_alloc(ctx, sizeof(float) * (size_t)n);
+    float *data = uz_ctx_alloc_on(ctx, dev, sizeof(float) * (size_t)n);
     if (!data)
         return NULL;
-    return uz_tensor_wrap(ctx, ndim, shape, data);
+    uz_tensor *t = uz_tensor_wrap(ctx, ndim, shape, data);
+    if (t)
+        t->device = dev;
+    return t;
+}
+
+uz_tensor *uz_tensor_empty(uz_ctx *ctx, int ndim, const int64_t *shape)
+{
+    return uz_tensor_empty_on(ctx, uz_ctx_device(ctx), ndim, shape);
 }
 
 uz_tensor *uz_tensor_zeros(uz_ctx *ctx, int ndim, const int64_t *shape)
@@ -70,8 +82,9 @@ uz_tensor *uz_tensor_full(uz_ctx *ctx, int ndim, const int64_t *shape, float val
 uz_tensor *uz_tensor_from(uz_ctx *ctx, int ndim, const int64_t *shape, const float *values)
 {
     uz_tensor *t = uz_tensor_empty(ctx, ndim, shape);
-    if (t)
-        memcpy(t->data, values, sizeof(float) * (size_t)uz_tensor_numel(t));
+    if (t && uz_memcpy(t->data, t->device, values, UZ_DEVICE_CPU,
+                       sizeof(float) * (size_t)uz_tensor_numel(t)) != UZ_OK)
+        return NULL;
     return t;
 }
 
@@ -128,10 +141,36 @@ float uz_tensor_get(const uz_tensor *t, const int64_t *idx)
     int64_t off = 0;
     for (int i = 0; i < t->ndim; i++)
         off += idx[i] * t->stride[i];
-    return t->data[off];
+    if (t->device == UZ_DEVICE_CPU)
+        return t->data[off];
+    float v;
+    if (uz_memcpy(&v, UZ_DEVICE_CPU, t->data + off, t->device, sizeof v) != UZ_OK)
+        return NAN;
+    return v;
 }
 
 void uz_tensor_copy_out(const uz_tensor *t, float *out)
 {
-    uz_backend_for(t->device)->copy->gather(out, t->data, t->ndim, t->shape, t->stride);
+    if (t->device == UZ_DEVICE_CPU) {
+        uz_backend_for(t->device)->copy->gather(out, t->data, t->ndim, t->shape, t->stride);
+        return;
+    }
+    int64_t n = uz_tensor_numel(t);
+    if (n == 0)
+        return;
+    if (uz_tensor_is_contiguous(t)) {
+        uz_memcpy(out, UZ_DEVICE_CPU, t->data, t->device, sizeof(float) * (size_t)n);
+        return;
+    }
+    /* A strided view: bring the span it reads (strides are never negative)
+     * to the host and gather there. */
+    int64_t span = 1;
+    for (int i = 0; i < t->ndim; i++)
+        span += (t->shape[i] - 1) * t->stride[i];
+    float *host = uz_malloc(sizeof(float) * (size_t)span, "copy_out staging");
+    if (!host)
+        return;
+    if (uz_memcpy(host, UZ_DEVICE_CPU, t->data, t->device, sizeof(float) * (size_t)span) == UZ_OK)
+        uz_backend_for(UZ_DEVICE_CPU)->copy->gather(out, host, t->ndim, t->shape, t->stride);
+    uz_free(host);
 }

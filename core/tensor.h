@@ -55,6 +55,8 @@ uint64_t uz_ctx_stream(const uz_ctx *ctx);
 void uz_ctx_set_stream(uz_ctx *ctx, uint64_t stream);
 
 /* ---- creation (step lifetime, from the context's arena) ------------------- */
+/* Tensors are created on the context's device (core/device.h; CPU unless set);
+ * `values` are host memory, wrapped memory must be on the context's device. */
 
 uz_tensor *uz_tensor_empty(uz_ctx *ctx, int ndim, const int64_t *shape);
 uz_tensor *uz_tensor_zeros(uz_ctx *ctx, int ndim, const int64_t *shape);

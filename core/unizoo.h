@@ -5,6 +5,7 @@
 
 #include "alloc.h"
 #include "autograd.h"
+#include "device.h"
 #include "error.h"
 #include "ops.h"
 #include "params.h"

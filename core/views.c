@@ -2,6 +2,7 @@
  * backward applies the same index map to the input's contiguous gradient. */
 #include "autograd.h"
 #include "backend.h"
+#include "device.h"
 #include "kernels.h"
 
 #include <string.h>
@@ -202,7 +203,7 @@ uz_tensor *uz_contiguous(uz_ctx *ctx, uz_tensor *t)
         return NULL;
     if (uz_tensor_is_contiguous(t))
         return t;
-    uz_tensor *c = uz_tensor_empty(ctx, t->ndim, t->shape);
+    uz_tensor *c = uz_tensor_empty_on(ctx, t->device, t->ndim, t->shape);
     if (!c)
         return NULL;
     uz_backend_for(t->device)->copy->gather(c->data, t->data, t->ndim, t->shape, t->stride);

@@ -1,22 +1,20 @@
-// The CUDA kernel table. Kernel families land here as the CUDA backend grows
-// (see the CUDA issue); until then every family is absent and ops on CUDA
-// tensors fail with "no <family> kernels on device cuda".
-#include <cuda_runtime.h>
+// The CUDA kernel table: one family per file in core/cuda/, every kernel
+// queued on the runtime's stream (runtime.cu). Members a family does not
+// fill stay NULL.
+#include "cuda_internal.h"
 
 extern "C" {
-#include "../backend.h"
-
 // `extern` gives the const table external linkage in C++.
 extern const uz_backend uz_backend_cuda;
 const uz_backend uz_backend_cuda = {
-    "cuda", nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+    .name = "cuda",
+    .copy = &uz_cuda_kernels_copy,
+    .blas = &uz_cuda_kernels_blas,
+    .elementwise = &uz_cuda_kernels_elementwise,
+    .reduce = &uz_cuda_kernels_reduce,
+    .nn = &uz_cuda_kernels_nn,
+    .index = &uz_cuda_kernels_index,
+    .conv = &uz_cuda_kernels_conv,
+    .attention = &uz_cuda_kernels_attention,
 };
-
-int uz_cuda_device_count(void)
-{
-    int n = 0;
-    if (cudaGetDeviceCount(&n) != cudaSuccess)
-        return 0;
-    return n;
-}
 }

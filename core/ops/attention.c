@@ -2,6 +2,7 @@
  * handed to the kernels, and the backward from the kept probabilities. */
 #include "../autograd.h"
 #include "../backend.h"
+#include "../device.h"
 #include "../kernels_attention.h"
 #include "../ops.h"
 
@@ -68,7 +69,8 @@ static uz_status attention_backward(uz_ctx *ctx, uz_node *node)
     const uz_attention_layout *l = &s->layout;
     if (dq || dk) {
         int64_t slices = kern->scratch_slices(l->batch * l->heads);
-        scratch = uz_ctx_alloc(ctx, sizeof(float) * (size_t)(slices * l->tq * l->tk));
+        scratch = uz_ctx_alloc_on(ctx, q->device,
+                                  sizeof(float) * (size_t)(slices * l->tq * l->tk));
         if (!scratch)
             return uz_error_status();
     }
@@ -148,7 +150,8 @@ uz_tensor *uz_attention(uz_ctx *ctx, uz_tensor *q, uz_tensor *k, uz_tensor *v, u
     bool grad = uz_needs_grad(ctx, 3, in);
     int64_t bh = l.batch * l.heads;
     int64_t slices = grad ? bh : kern->scratch_slices(bh);
-    float *probs = uz_ctx_alloc(ctx, sizeof(float) * (size_t)(slices * l.tq * l.tk));
+    float *probs =
+        uz_ctx_alloc_on(ctx, q->device, sizeof(float) * (size_t)(slices * l.tq * l.tk));
     if (!probs)
         return NULL;
     kern->forward(&l, q->data, k->data, v->data, mask ? mask->data : NULL, out->data, probs,

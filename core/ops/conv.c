@@ -1,6 +1,7 @@
 /* conv2d: NCHW convolution with stride, zero padding and groups. */
 #include "../autograd.h"
 #include "../backend.h"
+#include "../device.h"
 #include "../kernels_conv.h"
 #include "../ops.h"
 
@@ -20,7 +21,8 @@ static uz_status conv2d_backward(uz_ctx *ctx, uz_node *node)
         return UZ_OK;
     int64_t ws = k->conv2d_workspace(g);
     float *work = NULL;
-    if ((dx || dw) && ws > 0 && !(work = uz_ctx_alloc(ctx, sizeof(float) * (size_t)ws)))
+    if ((dx || dw) && ws > 0 &&
+        !(work = uz_ctx_alloc_on(ctx, x->device, sizeof(float) * (size_t)ws)))
         return uz_error_status();
     k->conv2d_backward(g, x->data, w->data, node->out->grad->data, dx, dw, db, work);
     return UZ_OK;
@@ -110,7 +112,7 @@ uz_tensor *uz_conv2d(uz_ctx *ctx, uz_tensor *x, uz_tensor *w, uz_tensor *bias,
     if (uz_tensor_numel(y) > 0) {
         int64_t ws = k->conv2d_workspace(&g);
         float *work = NULL;
-        if (ws > 0 && !(work = uz_ctx_alloc(ctx, sizeof(float) * (size_t)ws)))
+        if (ws > 0 && !(work = uz_ctx_alloc_on(ctx, x->device, sizeof(float) * (size_t)ws)))
             return NULL;
         k->conv2d_forward(&g, x->data, w->data, bias ? bias->data : NULL, y->data, work);
     }

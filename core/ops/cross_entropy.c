@@ -3,6 +3,7 @@
  * log-sum-exp per row; the only [N, C] buffer is the logits' gradient. */
 #include "../autograd.h"
 #include "../backend.h"
+#include "../device.h"
 #include "../kernels_nn.h"
 #include "../ops.h"
 
@@ -74,8 +75,8 @@ uz_tensor *uz_cross_entropy(uz_ctx *ctx, uz_tensor *logits, const int32_t *targe
     if (!x)
         return NULL;
     size_t rows = (size_t)(n ? n : 1);
-    float *lse = uz_ctx_alloc(ctx, sizeof(float) * rows);
-    float *row_loss = uz_ctx_alloc(ctx, sizeof(float) * rows);
+    float *lse = uz_ctx_alloc_on(ctx, x->device, sizeof(float) * rows);
+    float *row_loss = uz_ctx_alloc_on(ctx, x->device, sizeof(float) * rows);
     int64_t scalar_shape[1] = {1};
     uz_tensor *loss = uz_tensor_empty(ctx, 0, scalar_shape);
     if (!lse || !row_loss || !loss)

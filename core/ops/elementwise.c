@@ -5,6 +5,7 @@
  * kernels. Unary ops work on contiguous inputs. */
 #include "../autograd.h"
 #include "../backend.h"
+#include "../device.h"
 #include "../kernels_elementwise.h"
 #include "../kernels_reduce.h"
 #include "../ops.h"
@@ -130,7 +131,7 @@ static uz_status binary_backward(uz_ctx *ctx, uz_node *node)
         }
         float *dst = grad;
         if (stretched) {
-            dst = uz_ctx_zalloc(ctx, sizeof(float) * (size_t)uz_tensor_numel(out));
+            dst = uz_ctx_zalloc_on(ctx, out->device, sizeof(float) * (size_t)uz_tensor_numel(out));
             if (!dst)
                 return uz_error_status();
         }
@@ -304,7 +305,7 @@ static uz_status where_backward(uz_ctx *ctx, uz_node *node)
         bool stretched = broadcast_dims(t, out, reduce);
         float *dst = grad;
         if (stretched) {
-            dst = uz_ctx_zalloc(ctx, sizeof(float) * (size_t)uz_tensor_numel(out));
+            dst = uz_ctx_zalloc_on(ctx, out->device, sizeof(float) * (size_t)uz_tensor_numel(out));
             if (!dst)
                 return uz_error_status();
         }

@@ -1,6 +1,7 @@
 /* Layer norm over the last dim with optional affine weight and bias. */
 #include "../autograd.h"
 #include "../backend.h"
+#include "../device.h"
 #include "../kernels_nn.h"
 #include "../ops.h"
 
@@ -31,7 +32,8 @@ static uz_status ln_backward(uz_ctx *ctx, uz_node *node)
     int64_t c = x->shape[x->ndim - 1], n = c ? uz_tensor_numel(x) / c : 0;
     float *scratch = NULL;
     if (!fail && (dw || db)) {
-        scratch = uz_ctx_alloc(ctx, sizeof(float) * (size_t)uz_layer_norm_scratch(n, c));
+        scratch = uz_ctx_alloc_on(ctx, x->device,
+                                  sizeof(float) * (size_t)uz_layer_norm_scratch(n, c));
         fail = !scratch;
     }
     if (fail)
@@ -81,8 +83,8 @@ uz_tensor *uz_layer_norm(uz_ctx *ctx, uz_tensor *x, uz_tensor *weight, uz_tensor
         return NULL;
     int64_t c = x->shape[x->ndim - 1], n = c ? uz_tensor_numel(x) / c : 0;
     size_t rows = (size_t)(n ? n : 1);
-    float *mean = uz_ctx_alloc(ctx, sizeof(float) * rows);
-    float *rstd = uz_ctx_alloc(ctx, sizeof(float) * rows);
+    float *mean = uz_ctx_alloc_on(ctx, x->device, sizeof(float) * rows);
+    float *rstd = uz_ctx_alloc_on(ctx, x->device, sizeof(float) * rows);
     uz_tensor *y = uz_tensor_empty(ctx, x->ndim, x->shape);
     if (!mean || !rstd || !y)
         return NULL;

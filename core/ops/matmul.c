@@ -2,6 +2,7 @@
 #include "../autograd.h"
 #include "../backend.h"
 #include "../kernels.h"
+#include "../kernels_reduce.h"
 #include "../ops.h"
 
 #include <string.h>
@@ -169,7 +170,13 @@ static uz_status linear_backward(uz_ctx *ctx, uz_node *node)
             return uz_error_status();
         k->gemm(true, false, out, inf, rows, 1.0f, dy, out, x->data, inf, 1.0f, dw, inf);
     }
-    if (bias && bias->requires_grad) {
+    if (bias && bias->requires_grad && x->device != UZ_DEVICE_CPU) {
+        float *db = uz_grad_buf(ctx, bias);
+        if (!db)
+            return uz_error_status();
+        uz_backend_for(x->device)->reduce->sum(db, dy, 2, (int64_t[]){rows, out},
+                                               (bool[]){true, false}, 1.0f, true);
+    } else if (bias && bias->requires_grad) {
         float *db = uz_grad_buf(ctx, bias);
         if (!db)
             return uz_error_status();
@@ -221,10 +228,13 @@ uz_tensor *uz_linear(uz_ctx *ctx, uz_tensor *x, uz_tensor *w, uz_tensor *bias)
     uz_tensor *y = uz_tensor_empty(ctx, x->ndim, shape);
     if (!y)
         return NULL;
-    if (bias) {
+    if (bias && x->device != UZ_DEVICE_CPU)
+        /* Device memory: the bias rows are one stride-0 gather. */
+        uz_backend_for(x->device)->copy->gather(y->data, bias->data, 2, (int64_t[]){rows, out},
+                                                (int64_t[]){0, bias->stride[0]});
+    else if (bias)
         for (int64_t r = 0; r < rows; r++)
             memcpy(y->data + r * out, bias->data, sizeof(float) * (size_t)out);
-    }
     uz_backend_for(x->device)->blas->gemm(false, true, rows, out, inf, 1.0f, x->data, inf,
                                           w->data, inf, bias ? 1.0f : 0.0f, y->data, out);
     uz_tensor *in[3] = {x, w, bias};

@@ -2,6 +2,7 @@
  * built on it (normalise both sides, then one GEMM). */
 #include "../autograd.h"
 #include "../backend.h"
+#include "../device.h"
 #include "../kernels_nn.h"
 #include "../ops.h"
 
@@ -42,7 +43,7 @@ uz_tensor *uz_l2_normalize(uz_ctx *ctx, uz_tensor *x, float eps)
     if (!x)
         return NULL;
     int64_t c = x->shape[x->ndim - 1], n = c ? uz_tensor_numel(x) / c : 0;
-    float *norm = uz_ctx_alloc(ctx, sizeof(float) * (size_t)(n ? n : 1));
+    float *norm = uz_ctx_alloc_on(ctx, x->device, sizeof(float) * (size_t)(n ? n : 1));
     uz_tensor *y = uz_tensor_empty(ctx, x->ndim, x->shape);
     if (!norm || !y)
         return NULL;

@@ -1,6 +1,7 @@
 /* Pooling over NCHW images: max, average and adaptive average. */
 #include "../autograd.h"
 #include "../backend.h"
+#include "../device.h"
 #include "../kernels_conv.h"
 #include "../ops.h"
 
@@ -83,7 +84,7 @@ uz_tensor *uz_max_pool2d(uz_ctx *ctx, uz_tensor *x, uz_pool2d_opts opts)
         k->max_pool2d_forward(&g, x->data, y->data, NULL);
         return y;
     }
-    int64_t *argmax = uz_ctx_alloc(ctx, sizeof(int64_t) * (size_t)n_out);
+    int64_t *argmax = uz_ctx_alloc_on(ctx, x->device, sizeof(int64_t) * (size_t)n_out);
     if (!argmax)
         return NULL;
     k->max_pool2d_forward(&g, x->data, y->data, argmax);

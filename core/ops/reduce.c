@@ -3,6 +3,7 @@
  * order, which is what the kernels produce and what their backwards read. */
 #include "../autograd.h"
 #include "../backend.h"
+#include "../device.h"
 #include "../kernels_reduce.h"
 #include "../ops.h"
 
@@ -126,7 +127,8 @@ static uz_tensor *reduce_op(uz_ctx *ctx, reduce_kind kind, uz_tensor *a, const i
     float scale = kind != REDUCE_MEAN ? 1.0f : n_reduced ? 1.0f / (float)n_reduced : NAN;
     if (kind == REDUCE_MAX) {
         if (grad) {
-            arg = uz_ctx_alloc(ctx, sizeof(int64_t) * (size_t)uz_tensor_numel(out));
+            arg = uz_ctx_alloc_on(ctx, a->device,
+                                  sizeof(int64_t) * (size_t)uz_tensor_numel(out));
             if (!arg)
                 return NULL;
         }
