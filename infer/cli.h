@@ -10,6 +10,7 @@ int uz_cmd_zoo(int argc, char **argv);
 int uz_cmd_recommend(int argc, char **argv);
 int uz_cmd_data(int argc, char **argv);
 int uz_cmd_text(int argc, char **argv);
+int uz_cmd_infer(int argc, char **argv);
 
 /* Shared by the subcommands (infer/cli_config.c). */
 
@@ -34,6 +35,11 @@ void uz_cli_error(const char *cmd, const char *what);
  * on success the caller frees *m and cfg. */
 bool uz_cli_load_model(const char *cmd, const char *ckpt, const char *data,
                        const char *const *sets, int n_sets, uz_train_config *cfg, uz_model **m);
+/* As uz_cli_load_model, but the model is built without its data sets
+ * (inference on inputs the caller brings); what the family loads besides
+ * its data (e.g. a tokenizer) it loads when present. */
+bool uz_cli_load_model_only(const char *cmd, const char *ckpt, const char *const *sets,
+                            int n_sets, uz_train_config *cfg, uz_model **m);
 /* Peak resident memory of this process so far, in MiB. */
 double uz_cli_peak_mb(void);
 

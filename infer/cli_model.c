@@ -121,8 +121,9 @@ static uz_status load_weights(uz_model *m, const uz_train_config *cfg, const cha
     return st;
 }
 
-bool uz_cli_load_model(const char *cmd, const char *ckpt, const char *data,
-                       const char *const *sets, int n_sets, uz_train_config *cfg, uz_model **out)
+static bool load_model(const char *cmd, const char *ckpt, const char *data,
+                       const char *const *sets, int n_sets, bool with_data, uz_train_config *cfg,
+                       uz_model **out)
 {
     *out = NULL;
     char path[4096];
@@ -132,8 +133,10 @@ bool uz_cli_load_model(const char *cmd, const char *ckpt, const char *data,
     if (!text)
         return false;
     if (bare && !data) {
-        fprintf(stderr, "unizoo %s: %s holds encoder weights only; give the data with --data "
-                        "FILE\n",
+        fprintf(stderr, with_data ? "unizoo %s: %s holds encoder weights only; give the data "
+                                    "with --data FILE\n"
+                                  : "unizoo %s: %s is a bare encoder file, not a unizoo "
+                                    "checkpoint\n",
                 cmd, path);
         free(text);
         return false;
@@ -152,7 +155,7 @@ bool uz_cli_load_model(const char *cmd, const char *ckpt, const char *data,
     if (!ok)
         return false;
     uz_model *m = NULL;
-    if (cfg->model_family->build(cfg->model, cfg->seed, true, &m) != UZ_OK) {
+    if (cfg->model_family->build(cfg->model, cfg->seed, with_data, &m) != UZ_OK) {
         uz_cli_error(cmd, "building the model");
         uz_config_free(cfg);
         return false;
@@ -165,4 +168,16 @@ bool uz_cli_load_model(const char *cmd, const char *ckpt, const char *data,
     }
     *out = m;
     return true;
+}
+
+bool uz_cli_load_model(const char *cmd, const char *ckpt, const char *data,
+                       const char *const *sets, int n_sets, uz_train_config *cfg, uz_model **out)
+{
+    return load_model(cmd, ckpt, data, sets, n_sets, true, cfg, out);
+}
+
+bool uz_cli_load_model_only(const char *cmd, const char *ckpt, const char *const *sets,
+                            int n_sets, uz_train_config *cfg, uz_model **out)
+{
+    return load_model(cmd, ckpt, NULL, sets, n_sets, false, cfg, out);
 }

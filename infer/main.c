@@ -16,7 +16,7 @@ static void usage(FILE *f)
             "  data summary FILE   load user histories and print what was loaded\n"
             "  data scenes ...     generate Fashion-MNIST scenes with COCO boxes and captions\n"
             "  text train-tokenizer  train the SentencePiece tokenizer (--help for options)\n"
-            "  infer               (not built yet)\n");
+            "  infer --ckpt F ...  classify, detect, caption or retrieve with a generalist\n");
 }
 
 int main(int argc, char **argv)
@@ -38,12 +38,8 @@ int main(int argc, char **argv)
         return uz_cmd_data(argc - 2, argv + 2);
     if (strcmp(cmd, "text") == 0)
         return uz_cmd_text(argc - 2, argv + 2);
-    static const char *const later[] = {"infer"};
-    for (size_t i = 0; i < sizeof later / sizeof later[0]; i++)
-        if (strcmp(cmd, later[i]) == 0) {
-            fprintf(stderr, "unizoo: '%s' is not built yet in this version\n", cmd);
-            return 2;
-        }
+    if (strcmp(cmd, "infer") == 0)
+        return uz_cmd_infer(argc - 2, argv + 2);
     fprintf(stderr, "unizoo: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -1,6 +1,6 @@
 /* The unizoo command line as a subprocess (UZ_CLI names the binary, UZ_MPIEXEC
- * OpenMPI's mpirun): `zoo`, one-line config errors, subcommands not built
- * yet, and on Fashion-MNIST (skipped when Debian's data set is absent):
+ * OpenMPI's mpirun): `zoo`, one-line config errors, `infer` without its
+ * arguments, and on Fashion-MNIST (skipped when Debian's data set is absent):
  * the non-finite stop, SIGTERM writing a checkpoint that `--resume` and
  * `eval` use, and a 2-rank data-parallel run matching the 1-process run on
  * the same global batch. Runs use a few hundred images and a few steps. */
@@ -148,9 +148,10 @@ START_TEST(bad_configs_are_one_line)
 }
 END_TEST
 
-START_TEST(unbuilt_commands_say_so)
+START_TEST(infer_without_arguments_says_what_it_needs)
 {
-    expect((const char *[]){"infer", NULL}, 2, "is not built yet");
+    expect((const char *[]){"infer", NULL}, 2,
+           "--ckpt, --task and one of --image or --list are required");
 }
 END_TEST
 
@@ -313,7 +314,7 @@ Suite *make_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, zoo_lists_builtins);
     tcase_add_test(tc, bad_configs_are_one_line);
-    tcase_add_test(tc, unbuilt_commands_say_so);
+    tcase_add_test(tc, infer_without_arguments_says_what_it_needs);
     tcase_add_test(tc, nan_stops_with_message);
     tcase_add_test(tc, sigterm_checkpoints_then_resume_and_eval);
     tcase_add_test(tc, two_ranks_match_one_process);
