@@ -57,8 +57,9 @@ typedef struct uz_gen_data {
  * into dst. */
 void uz_gen_images_batch(const uz_gen_images *im, const int64_t *idx, int64_t n, float *dst);
 
-/* One image of any size (1 or 3 channels) converted to `channels`,
- * resized to size x size and normalised, into dst[channels * size * size]. */
+/* One image of any size with `channels` channels (load it with that many:
+ * uz_image_load converts) resized to size x size and normalised, into
+ * dst[channels * size * size]; other channel counts are an error. */
 uz_status uz_gen_image_prepare(const uz_image *img, int channels, int size, float *dst);
 
 uz_status uz_gen_digits_load(const char *dir, bool train, int size, int64_t limit,

@@ -120,21 +120,21 @@ static const uz_zoo_entry ZOO[] = {
      "{\"name\":\"generalist\",\"family\":\"generalist\","
      "\"description\":\"Uni-Perceiver v2-style generalist: classification (Fashion-MNIST), "
      "detection, captioning and retrieval (scenes), unmixed sampling, MT-AdamW\","
-     "\"model\":{}," GEN_TRAIN(4000) GEN_OPTIM("mt-adamw") GEN_TASKS4},
+     "\"model\":{}," GEN_TRAIN(2000) GEN_OPTIM("mt-adamw") GEN_TASKS4},
     {"generalist-adamw",
      "{\"name\":\"generalist-adamw\",\"family\":\"generalist\","
      "\"description\":\"the generalist with plain AdamW (the MT-AdamW ablation)\","
-     "\"model\":{}," GEN_TRAIN(4000) GEN_OPTIM("adamw") GEN_TASKS4},
+     "\"model\":{}," GEN_TRAIN(2000) GEN_OPTIM("adamw") GEN_TASKS4},
 #define GEN_SPECIALIST(task, steps)                                                                \
     {"specialist-" task,                                                                           \
      "{\"name\":\"specialist-" task "\",\"family\":\"generalist\","                                \
      "\"description\":\"the generalist's model trained on " task " alone (a specialist)\","       \
      "\"model\":{\"tasks\":[\"" task "\"]}," GEN_TRAIN(steps) GEN_OPTIM("adamw")                   \
      "\"tasks\":[{\"name\":\"" task "\"}]}"}
-    GEN_SPECIALIST("classify", 800),
-    GEN_SPECIALIST("detect", 1400),
-    GEN_SPECIALIST("caption", 1000),
-    GEN_SPECIALIST("retrieve", 800),
+    GEN_SPECIALIST("classify", 400),
+    GEN_SPECIALIST("detect", 700),
+    GEN_SPECIALIST("caption", 500),
+    GEN_SPECIALIST("retrieve", 400),
 #undef GEN_SPECIALIST
 #undef GEN_TASKS4
 #undef GEN_OPTIM
