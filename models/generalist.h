@@ -93,6 +93,16 @@ uz_tensor *uz_gen_image_batch(uz_ctx *ctx, const uz_gen_images *im, const int64_
 uz_tensor *uz_gen_image_embedding(uz_ctx *ctx, const uz_generalist *g, uz_gen_task task,
                                   uz_tensor *images, bool training, uz_image_encoding *enc);
 
+/* Classification scores [B, UZ_GEN_CLASSES] of images against the class
+ * names (before the softmax). */
+uz_tensor *uz_gen_class_scores(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images,
+                               bool training);
+
+/* Detection scores [B * Q, classes + background] of every regional output
+ * of an encoded batch against the class names and "background". */
+uz_tensor *uz_gen_region_scores(uz_ctx *ctx, const uz_generalist *g,
+                                const uz_image_encoding *enc, bool training);
+
 /* The mean training loss of `task` over examples idx[0..n) of the train
  * split: classification and retrieval index images, captioning captions,
  * detection scene images. */

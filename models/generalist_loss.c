@@ -42,14 +42,8 @@ static uz_tensor *classify_loss(uz_ctx *ctx, const uz_generalist *g, const uz_ge
         return NULL;
     for (int64_t i = 0; i < n; i++)
         y[i] = dg->labels[idx[i]];
-    uz_image_encoding enc;
-    uz_tensor *a = uz_gen_image_embedding(ctx, g, UZ_GEN_CLASSIFY,
-                                          uz_gen_image_batch(ctx, &dg->images, idx, n), true,
-                                          &enc);
-    uz_tensor *c = a ? uz_gen_embed_texts(ctx, g, UZ_GEN_CLASSIFY, true, g->classes.ids,
-                                          UZ_GEN_CLASSES, g->classes.len, true)
-                     : NULL;
-    uz_tensor *s = c ? uz_unified_decoder_scores(ctx, &g->dec, UZ_GEN_CLASSIFY, a, c) : NULL;
+    uz_tensor *s = uz_gen_class_scores(ctx, g, uz_gen_image_batch(ctx, &dg->images, idx, n),
+                                       true);
     return s ? uz_cross_entropy(ctx, s, y, IGNORE, 0.0f) : NULL;
 }
 
@@ -223,14 +217,7 @@ static uz_tensor *detect_loss(uz_ctx *ctx, const uz_generalist *g, const uz_gen_
         return NULL;
     /* Each region's decoded feature against the class names + background;
      * background rows weigh bg_weight each (DETR's eos_coef). */
-    uz_tensor *h = uz_gen_decode_image(ctx, g, UZ_GEN_DETECT, &enc, true);
-    uz_tensor *r = h ? uz_narrow(ctx, h, 1, 1 + enc.n_global, Q) : NULL;
-    r = r ? uz_reshape(ctx, r, 2, (int64_t[]){n * Q, h->shape[2]}) : NULL;
-    uz_tensor *a = r ? uz_unified_decoder_output(ctx, &g->dec, r) : NULL;
-    uz_tensor *c = a ? uz_gen_embed_texts(ctx, g, UZ_GEN_DETECT, true, g->classes.ids,
-                                          g->classes.n, g->classes.len, true)
-                     : NULL;
-    uz_tensor *s = c ? uz_unified_decoder_scores(ctx, &g->dec, UZ_GEN_DETECT, a, c) : NULL;
+    uz_tensor *s = uz_gen_region_scores(ctx, g, &enc, true);
     int32_t *fg = uz_ctx_alloc(ctx, sizeof(int32_t) * (size_t)(n * Q));
     int32_t *bg = uz_ctx_alloc(ctx, sizeof(int32_t) * (size_t)(n * Q));
     if (!s || !fg || !bg)

@@ -144,3 +144,30 @@ uz_tensor *uz_gen_caption_queries(uz_ctx *ctx, const uz_generalist *g,
     uz_tensor *q = h ? uz_narrow(ctx, h, 1, 1 + n_img + L, L) : NULL;
     return q ? uz_unified_decoder_output(ctx, &g->dec, q) : NULL;
 }
+
+uz_tensor *uz_gen_class_scores(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images,
+                               bool training)
+{
+    uz_image_encoding enc;
+    uz_tensor *a = images ? uz_gen_image_embedding(ctx, g, UZ_GEN_CLASSIFY, images, training,
+                                                   &enc)
+                          : NULL;
+    uz_tensor *c = a ? uz_gen_embed_texts(ctx, g, UZ_GEN_CLASSIFY, true, g->classes.ids,
+                                          UZ_GEN_CLASSES, g->classes.len, training)
+                     : NULL;
+    return c ? uz_unified_decoder_scores(ctx, &g->dec, UZ_GEN_CLASSIFY, a, c) : NULL;
+}
+
+uz_tensor *uz_gen_region_scores(uz_ctx *ctx, const uz_generalist *g,
+                                const uz_image_encoding *enc, bool training)
+{
+    int64_t B = enc->tokens->shape[0], Q = enc->n_regional;
+    uz_tensor *h = uz_gen_decode_image(ctx, g, UZ_GEN_DETECT, enc, training);
+    uz_tensor *r = h ? uz_narrow(ctx, h, 1, 1 + enc->n_global, Q) : NULL;
+    r = r ? uz_reshape(ctx, r, 2, (int64_t[]){B * Q, h->shape[2]}) : NULL;
+    uz_tensor *a = r ? uz_unified_decoder_output(ctx, &g->dec, r) : NULL;
+    uz_tensor *c = a ? uz_gen_embed_texts(ctx, g, UZ_GEN_DETECT, true, g->classes.ids,
+                                          g->classes.n, g->classes.len, training)
+                     : NULL;
+    return c ? uz_unified_decoder_scores(ctx, &g->dec, UZ_GEN_DETECT, a, c) : NULL;
+}

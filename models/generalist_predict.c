@@ -11,12 +11,7 @@
 
 uz_status uz_gen_classify(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images, float *probs)
 {
-    uz_image_encoding enc;
-    uz_tensor *a = uz_gen_image_embedding(ctx, g, UZ_GEN_CLASSIFY, images, false, &enc);
-    uz_tensor *c = a ? uz_gen_embed_texts(ctx, g, UZ_GEN_CLASSIFY, true, g->classes.ids,
-                                          UZ_GEN_CLASSES, g->classes.len, false)
-                     : NULL;
-    uz_tensor *s = c ? uz_unified_decoder_scores(ctx, &g->dec, UZ_GEN_CLASSIFY, a, c) : NULL;
+    uz_tensor *s = uz_gen_class_scores(ctx, g, images, false);
     uz_tensor *p = s ? uz_softmax(ctx, s, NULL) : NULL;
     if (!p)
         return uz_error_status();
@@ -31,14 +26,7 @@ uz_status uz_gen_detect(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images,
     if (uz_image_encoder_forward(ctx, &g->image, images, false, &enc) != UZ_OK)
         return uz_error_status();
     int64_t B = images->shape[0], Q = enc.n_regional;
-    uz_tensor *h = uz_gen_decode_image(ctx, g, UZ_GEN_DETECT, &enc, false);
-    uz_tensor *r = h ? uz_narrow(ctx, h, 1, 1 + enc.n_global, Q) : NULL;
-    r = r ? uz_reshape(ctx, r, 2, (int64_t[]){B * Q, h->shape[2]}) : NULL;
-    uz_tensor *a = r ? uz_unified_decoder_output(ctx, &g->dec, r) : NULL;
-    uz_tensor *c = a ? uz_gen_embed_texts(ctx, g, UZ_GEN_DETECT, true, g->classes.ids,
-                                          g->classes.n, g->classes.len, false)
-                     : NULL;
-    uz_tensor *s = c ? uz_unified_decoder_scores(ctx, &g->dec, UZ_GEN_DETECT, a, c) : NULL;
+    uz_tensor *s = uz_gen_region_scores(ctx, g, &enc, false);
     uz_tensor *p = s ? uz_softmax(ctx, s, NULL) : NULL;
     float *pv = p ? uz_ctx_alloc(ctx, sizeof(float) * (size_t)(B * Q * g->classes.n)) : NULL;
     float *lv = pv ? uz_ctx_alloc(ctx, sizeof(float) * (size_t)(B * Q)) : NULL;

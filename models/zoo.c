@@ -107,7 +107,7 @@ static const uz_zoo_entry ZOO[] = {
      * specialists and the AdamW ablation are the same model and schedule. */
 #define GEN_TRAIN(steps)                                                                           \
     "\"train\":{\"steps\":" #steps ",\"batch\":32,\"seed\":1,\"log_every\":50,"                    \
-    "\"eval_every\":" #steps ",\"ckpt_every\":500},"                                               \
+    "\"eval_every\":" #steps ",\"ckpt_every\":300},"                                               \
     "\"lr\":{\"base\":0.0005,\"warmup_steps\":200,\"decay\":\"cosine\",\"min_lr\":0.00002},"
 #define GEN_OPTIM(kind)                                                                            \
     "\"optim\":{\"kind\":\"" kind "\",\"weight_decay\":0.05,\"max_grad_norm\":1,"             \
@@ -120,21 +120,21 @@ static const uz_zoo_entry ZOO[] = {
      "{\"name\":\"generalist\",\"family\":\"generalist\","
      "\"description\":\"Uni-Perceiver v2-style generalist: classification (Fashion-MNIST), "
      "detection, captioning and retrieval (scenes), unmixed sampling, MT-AdamW\","
-     "\"model\":{}," GEN_TRAIN(2000) GEN_OPTIM("mt-adamw") GEN_TASKS4},
+     "\"model\":{}," GEN_TRAIN(1200) GEN_OPTIM("mt-adamw") GEN_TASKS4},
     {"generalist-adamw",
      "{\"name\":\"generalist-adamw\",\"family\":\"generalist\","
      "\"description\":\"the generalist with plain AdamW (the MT-AdamW ablation)\","
-     "\"model\":{}," GEN_TRAIN(2000) GEN_OPTIM("adamw") GEN_TASKS4},
+     "\"model\":{}," GEN_TRAIN(1200) GEN_OPTIM("adamw") GEN_TASKS4},
 #define GEN_SPECIALIST(task, steps)                                                                \
     {"specialist-" task,                                                                           \
      "{\"name\":\"specialist-" task "\",\"family\":\"generalist\","                                \
      "\"description\":\"the generalist's model trained on " task " alone (a specialist)\","       \
      "\"model\":{\"tasks\":[\"" task "\"]}," GEN_TRAIN(steps) GEN_OPTIM("adamw")                   \
      "\"tasks\":[{\"name\":\"" task "\"}]}"}
-    GEN_SPECIALIST("classify", 400),
-    GEN_SPECIALIST("detect", 700),
-    GEN_SPECIALIST("caption", 500),
-    GEN_SPECIALIST("retrieve", 400),
+    GEN_SPECIALIST("classify", 240),
+    GEN_SPECIALIST("detect", 420),
+    GEN_SPECIALIST("caption", 300),
+    GEN_SPECIALIST("retrieve", 240),
 #undef GEN_SPECIALIST
 #undef GEN_TASKS4
 #undef GEN_OPTIM
