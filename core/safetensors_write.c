@@ -5,15 +5,13 @@
 #include "safetensors.h"
 
 #include "alloc.h"
+#include "file_io.h"
 #include "safetensors_internal.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* The reference writer puts larger dtypes first (so every tensor starts
  * aligned to its element size) and breaks ties by name; this is its dtype
@@ -156,38 +154,6 @@ static char *build_header(const uz_st_entry *const *order, int n, const char *co
     return text;
 }
 
-static bool write_all(FILE *fp, const void *p, size_t n) { return n == 0 || fwrite(p, 1, n, fp) == n; }
-
-static void errno_text(int err, char *buf, size_t n)
-{
-    if (err == 0)
-        snprintf(buf, n, "write error");
-    else if (strerror_r(err, buf, n) != 0)
-        snprintf(buf, n, "errno %d", err);
-}
-
-/* Makes the rename itself durable. */
-static int sync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else if ((size_t)(slash - path) < sizeof dir)
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    else
-        return ENAMETOOLONG;
-    int fd = open(dir, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno;
-    int err = fsync(fd) == 0 ? 0 : errno;
-    close(fd);
-    /* Some file systems cannot sync a directory; the data itself is synced. */
-    return err == EINVAL ? 0 : err;
-}
-
 static uz_status write_file(const char *path, const char *header, const uz_st_entry *const *order,
                             int n)
 {
@@ -196,60 +162,16 @@ static uz_status write_file(const char *path, const char *header, const uz_st_en
     unsigned char prefix[8];
     for (int i = 0; i < 8; i++)
         prefix[i] = (unsigned char)(total >> (8 * i));
-
-    size_t tlen = strlen(path) + 32;
-    char *tmp = uz_malloc(tlen, "temporary file name");
-    if (!tmp)
-        return uz_error_status();
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-
-    char ebuf[128];
-    errno = 0;
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        errno_text(errno, ebuf, sizeof ebuf);
-        uz_status st = UZ_FAIL(UZ_ERR_IO, "%s: cannot create %s: %s", path, tmp, ebuf);
-        uz_free(tmp);
+    uz_atomic_file f;
+    uz_status st = uz_atomic_file_begin(&f, path);
+    if (st != UZ_OK)
         return st;
-    }
-    const char *step = "write";
-    bool ok = write_all(fp, prefix, 8) && write_all(fp, header, hlen) &&
-         write_all(fp, "        ", pad);
-    for (int i = 0; ok && i < n; i++)
-        ok = write_all(fp, order[i]->data, (size_t)entry_bytes(order[i]));
-    if (ok) {
-        step = "flush";
-        ok = fflush(fp) == 0;
-    }
-    if (ok) {
-        step = "sync";
-        ok = fsync(fileno(fp)) == 0;
-    }
-    int err = ok ? 0 : errno;
-    if (fclose(fp) != 0 && ok) {
-        step = "close";
-        ok = false;
-        err = errno;
-    }
-    if (ok) {
-        step = "rename";
-        ok = rename(tmp, path) == 0;
-        err = ok ? 0 : errno;
-    }
-    if (!ok) {
-        remove(tmp);
-        errno_text(err, ebuf, sizeof ebuf);
-        uz_status st = UZ_FAIL(UZ_ERR_IO, "%s: %s of %s failed: %s", path, step, tmp, ebuf);
-        uz_free(tmp);
-        return st;
-    }
-    uz_free(tmp);
-    err = sync_dir_of(path);
-    if (err) {
-        errno_text(err, ebuf, sizeof ebuf);
-        return UZ_FAIL(UZ_ERR_IO, "%s: written, but syncing its directory failed: %s", path, ebuf);
-    }
-    return UZ_OK;
+    uz_atomic_file_write(&f, prefix, 8);
+    uz_atomic_file_write(&f, header, hlen);
+    uz_atomic_file_write(&f, "        ", pad);
+    for (int i = 0; i < n; i++)
+        uz_atomic_file_write(&f, order[i]->data, (size_t)entry_bytes(order[i]));
+    return uz_atomic_file_commit(&f, true);
 }
 
 uz_status uz_st_write(const char *path, const uz_st_entry *entries, int n,

@@ -5,14 +5,14 @@
 #include "datasets/coco.h"
 
 #include "core/alloc.h"
+#include "core/file_io.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,36 +22,6 @@
 #define MAX_EXACT_INT 9007199254740992.0
 
 /* ---- reading the file ---------------------------------------------------- */
-
-static uz_status read_text(const char *path, char **buf, size_t *len)
-{
-    *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return UZ_FAIL(UZ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return UZ_FAIL(UZ_ERR_IO, "%s: cannot determine the file size", path);
-    }
-    char *p = uz_malloc((size_t)size + 1, path);
-    if (!p) {
-        fclose(f);
-        return uz_error_status();
-    }
-    size_t got = fread(p, 1, (size_t)size, f);
-    fclose(f);
-    if (got != (size_t)size) {
-        uz_free(p);
-        return UZ_FAIL(UZ_ERR_IO, "%s: read %zu of %ld bytes", path, got, size);
-    }
-    p[size] = '\0';
-    *buf = p;
-    *len = (size_t)size;
-    return UZ_OK;
-}
 
 /* 1-based line and column of byte offset `at`. */
 static void line_col(const char *buf, size_t at, long *line, long *col)
@@ -73,7 +43,7 @@ static uz_status parse_json(const char *path, cJSON **root)
     *root = NULL;
     char *buf = NULL;
     size_t len = 0;
-    uz_status st = read_text(path, &buf, &len);
+    uz_status st = uz_file_read_all(path, SIZE_MAX, &buf, &len);
     if (st != UZ_OK)
         return st;
     const char *end = NULL;
@@ -231,22 +201,19 @@ static size_t string_bytes(const cJSON *arr, const char *key)
     return n;
 }
 
-static uz_status parse_images(const char *path, const cJSON *arr, char **pool,
-                              uz_coco_image *out)
+/* Reads one entry's fields into slot (pool as in get_string). */
+typedef uz_status (*entry_reader)(const entry *e, char **pool, void *slot);
+
+/* Runs read over the objects of arr, filling the `stride`-byte slots at out. */
+static uz_status parse_array(const char *path, const char *array, const cJSON *arr, char **pool,
+                             void *out, size_t stride, entry_reader read)
 {
-    entry e = {path, "images", 0, NULL};
+    entry e = {path, array, 0, NULL};
     const cJSON *item;
     cJSON_ArrayForEach(item, arr) {
-        uz_coco_image *im = &out[e.i];
         uz_status st = entry_at(&e, item);
         if (st == UZ_OK)
-            st = get_int(&e, "id", false, &im->id);
-        if (st == UZ_OK)
-            st = get_string(&e, "file_name", pool, &im->file_name);
-        if (st == UZ_OK)
-            st = get_small_int(&e, "width", false, &im->width);
-        if (st == UZ_OK)
-            st = get_small_int(&e, "height", false, &im->height);
+            st = read(&e, pool, (char *)out + (size_t)e.i * stride);
         if (st != UZ_OK)
             return st;
         e.i++;
@@ -254,72 +221,57 @@ static uz_status parse_images(const char *path, const cJSON *arr, char **pool,
     return UZ_OK;
 }
 
-static uz_status parse_categories(const char *path, const cJSON *arr, char **pool,
-                                  uz_coco_category *out)
+static uz_status read_image(const entry *e, char **pool, void *slot)
 {
-    entry e = {path, "categories", 0, NULL};
-    const cJSON *item;
-    cJSON_ArrayForEach(item, arr) {
-        uz_coco_category *c = &out[e.i];
-        uz_status st = entry_at(&e, item);
-        if (st == UZ_OK)
-            st = get_int(&e, "id", false, &c->id);
-        if (st == UZ_OK)
-            st = get_string(&e, "name", pool, &c->name);
-        if (st != UZ_OK)
-            return st;
-        e.i++;
-    }
-    return UZ_OK;
+    uz_coco_image *im = slot;
+    uz_status st = get_int(e, "id", false, &im->id);
+    if (st == UZ_OK)
+        st = get_string(e, "file_name", pool, &im->file_name);
+    if (st == UZ_OK)
+        st = get_small_int(e, "width", false, &im->width);
+    if (st == UZ_OK)
+        st = get_small_int(e, "height", false, &im->height);
+    return st;
 }
 
-static uz_status parse_annotations(const char *path, const cJSON *arr, uz_coco_annotation *out)
+static uz_status read_category(const entry *e, char **pool, void *slot)
 {
-    entry e = {path, "annotations", 0, NULL};
-    const cJSON *item;
-    cJSON_ArrayForEach(item, arr) {
-        uz_coco_annotation *a = &out[e.i];
-        uz_status st = entry_at(&e, item);
-        if (st == UZ_OK)
-            st = get_int(&e, "id", false, &a->id);
-        if (st == UZ_OK)
-            st = get_int(&e, "image_id", false, &a->image_id);
-        if (st == UZ_OK)
-            st = get_int(&e, "category_id", false, &a->category_id);
-        if (st == UZ_OK)
-            st = get_bbox(&e, a->bbox);
-        a->area = a->bbox[2] * a->bbox[3];
-        if (st == UZ_OK)
-            st = get_float(&e, "area", true, &a->area);
-        a->iscrowd = 0;
-        if (st == UZ_OK)
-            st = get_small_int(&e, "iscrowd", true, &a->iscrowd);
-        if (st != UZ_OK)
-            return st;
-        e.i++;
-    }
-    return UZ_OK;
+    uz_coco_category *c = slot;
+    uz_status st = get_int(e, "id", false, &c->id);
+    if (st == UZ_OK)
+        st = get_string(e, "name", pool, &c->name);
+    return st;
 }
 
-static uz_status parse_captions(const char *path, const cJSON *arr, char **pool,
-                                uz_coco_caption *out)
+static uz_status read_annotation(const entry *e, char **pool, void *slot)
 {
-    entry e = {path, "annotations", 0, NULL};
-    const cJSON *item;
-    cJSON_ArrayForEach(item, arr) {
-        uz_coco_caption *c = &out[e.i];
-        uz_status st = entry_at(&e, item);
-        if (st == UZ_OK)
-            st = get_int(&e, "id", false, &c->id);
-        if (st == UZ_OK)
-            st = get_int(&e, "image_id", false, &c->image_id);
-        if (st == UZ_OK)
-            st = get_string(&e, "caption", pool, &c->caption);
-        if (st != UZ_OK)
-            return st;
-        e.i++;
-    }
-    return UZ_OK;
+    (void)pool;
+    uz_coco_annotation *a = slot;
+    uz_status st = get_int(e, "id", false, &a->id);
+    if (st == UZ_OK)
+        st = get_int(e, "image_id", false, &a->image_id);
+    if (st == UZ_OK)
+        st = get_int(e, "category_id", false, &a->category_id);
+    if (st == UZ_OK)
+        st = get_bbox(e, a->bbox);
+    a->area = a->bbox[2] * a->bbox[3];
+    if (st == UZ_OK)
+        st = get_float(e, "area", true, &a->area);
+    a->iscrowd = 0;
+    if (st == UZ_OK)
+        st = get_small_int(e, "iscrowd", true, &a->iscrowd);
+    return st;
+}
+
+static uz_status read_caption(const entry *e, char **pool, void *slot)
+{
+    uz_coco_caption *c = slot;
+    uz_status st = get_int(e, "id", false, &c->id);
+    if (st == UZ_OK)
+        st = get_int(e, "image_id", false, &c->image_id);
+    if (st == UZ_OK)
+        st = get_string(e, "caption", pool, &c->caption);
+    return st;
 }
 
 /* ---- value checks, shared by the reader and the writer --------------------- */
@@ -336,8 +288,15 @@ static int cmp_id_pos(const void *a, const void *b)
     return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-/* Checks that the ids (the int64 at byte `offset` of each of the n
- * `stride`-byte entries at base) are unique, reporting the later of a
+/* The int64 id at byte `offset` of entry i of the `stride`-byte entries at base. */
+static int64_t id_at(const void *base, size_t stride, size_t offset, int64_t i)
+{
+    int64_t id;
+    memcpy(&id, (const char *)base + (size_t)i * stride + offset, sizeof id);
+    return id;
+}
+
+/* Checks that the n ids (id_at) are unique, reporting the later of a
  * duplicate pair, and returns the positions in id order in *order
  * (uz_malloc'd) when order is non-NULL. */
 static uz_status unique_ids(const char *path, const char *array, const void *base, size_t stride,
@@ -352,11 +311,8 @@ static uz_status unique_ids(const char *path, const char *array, const void *bas
         uz_free(o);
         return uz_error_status();
     }
-    for (int64_t i = 0; i < n; i++) {
-        int64_t id;
-        memcpy(&id, (const char *)base + (size_t)i * stride + offset, sizeof id);
-        p[i] = (id_pos){id, i};
-    }
+    for (int64_t i = 0; i < n; i++)
+        p[i] = (id_pos){id_at(base, stride, offset, i), i};
     qsort(p, (size_t)n, sizeof(id_pos), cmp_id_pos);
     uz_status st = UZ_OK;
     for (int64_t i = 1; i < n && st == UZ_OK; i++)
@@ -376,12 +332,15 @@ static uz_status unique_ids(const char *path, const char *array, const void *bas
     return UZ_OK;
 }
 
-static int64_t find_image(const uz_coco_image *images, const int64_t *order, int64_t n, int64_t id)
+/* Position of the entry with this id (id_at) through order, the positions
+ * in id order that unique_ids returns, or -1. */
+static int64_t find_id(const void *base, size_t stride, size_t offset, const int64_t *order,
+                       int64_t n, int64_t id)
 {
     int64_t lo = 0, hi = n;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        int64_t v = images[order[mid]].id;
+        int64_t v = id_at(base, stride, offset, order[mid]);
         if (v == id)
             return order[mid];
         if (v < id)
@@ -392,20 +351,14 @@ static int64_t find_image(const uz_coco_image *images, const int64_t *order, int
     return -1;
 }
 
-static int find_category(const uz_coco_category *cats, const int *order, int n, int64_t id)
+static int64_t find_image(const uz_coco_image *images, const int64_t *order, int64_t n, int64_t id)
 {
-    int lo = 0, hi = n;
-    while (lo < hi) {
-        int mid = lo + (hi - lo) / 2;
-        int64_t v = cats[order[mid]].id;
-        if (v == id)
-            return order[mid];
-        if (v < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return -1;
+    return find_id(images, sizeof *images, offsetof(uz_coco_image, id), order, n, id);
+}
+
+static int find_category(const uz_coco_category *cats, const int64_t *order, int n, int64_t id)
+{
+    return (int)find_id(cats, sizeof *cats, offsetof(uz_coco_category, id), order, n, id);
 }
 
 /* Which file each part came from (messages), which parts to check, and the
@@ -415,7 +368,7 @@ typedef struct checker {
     const char *instances_path; /* NULL: no categories / annotations */
     const char *captions_path;  /* NULL: no captions */
     int64_t *image_order;
-    int *category_order;
+    int64_t *category_order;
 } checker;
 
 static bool empty(const char *s) { return !s || !s[0]; }
@@ -450,16 +403,8 @@ static uz_status check_categories(checker *k, const uz_coco *c)
         if (empty(c->categories[i].name))
             return UZ_FAIL(UZ_ERR_FORMAT, "%s: categories[%d]: name is empty", path, i);
     }
-    int64_t *order;
-    uz_status st = unique_ids(path, "categories", c->categories, sizeof(uz_coco_category),
-                              offsetof(uz_coco_category, id), c->n_categories, &order);
-    if (st != UZ_OK)
-        return st;
-    k->category_order = uz_malloc(sizeof(int) * (size_t)c->n_categories, "COCO id index");
-    for (int i = 0; k->category_order && i < c->n_categories; i++)
-        k->category_order[i] = (int)order[i];
-    uz_free(order);
-    return k->category_order ? UZ_OK : uz_error_status();
+    return unique_ids(path, "categories", c->categories, sizeof(uz_coco_category),
+                      offsetof(uz_coco_category, id), c->n_categories, &k->category_order);
 }
 
 static uz_status check_annotation(const checker *k, const uz_coco *c, int64_t i)
@@ -518,8 +463,7 @@ static uz_status check_ann_ids(const char *path, const void *base, size_t stride
                                int64_t n)
 {
     for (int64_t i = 0; i < n; i++) {
-        int64_t id;
-        memcpy(&id, (const char *)base + (size_t)i * stride + offset, sizeof id);
+        int64_t id = id_at(base, stride, offset, i);
         if (id < 0)
             return UZ_FAIL(UZ_ERR_FORMAT, "%s: annotations[%lld]: id %lld is negative", path,
                            (long long)i, (long long)id);
@@ -567,7 +511,7 @@ static uz_status match_caption_images(const char *path, const cJSON *arr, const 
     uz_coco_image *tmp = uz_calloc(sizeof(uz_coco_image) * (size_t)n, "COCO caption images");
     if (!tmp)
         return uz_error_status();
-    uz_status st = parse_images(path, arr, NULL, tmp);
+    uz_status st = parse_array(path, "images", arr, NULL, tmp, sizeof *tmp, read_image);
     for (int64_t i = 0; st == UZ_OK && i < n; i++) {
         int64_t j = find_image(c->images, order, c->n_images, tmp[i].id);
         if (j < 0)
@@ -677,13 +621,17 @@ static uz_status load(const char *ipath, const char *cpath, const char *root, cJ
         return uz_error_status();
 
     char *p = c->strings;
-    st = parse_images(images_path, images, &p, c->images);
+    st = parse_array(images_path, "images", images, &p, c->images, sizeof *c->images,
+                     read_image);
     if (st == UZ_OK && cats)
-        st = parse_categories(ipath, cats, &p, c->categories);
+        st = parse_array(ipath, "categories", cats, &p, c->categories, sizeof *c->categories,
+                         read_category);
     if (st == UZ_OK && anns)
-        st = parse_annotations(ipath, anns, c->annotations);
+        st = parse_array(ipath, "annotations", anns, &p, c->annotations, sizeof *c->annotations,
+                         read_annotation);
     if (st == UZ_OK && capanns)
-        st = parse_captions(cpath, capanns, &p, c->captions);
+        st = parse_array(cpath, "annotations", capanns, &p, c->captions, sizeof *c->captions,
+                         read_caption);
     if (st != UZ_OK)
         return st;
 
@@ -865,90 +813,6 @@ static bool put_captions(cJSON *root, const uz_coco *c)
     return ok;
 }
 
-static void errno_text(int err, char *buf, size_t n)
-{
-    if (err == 0)
-        snprintf(buf, n, "write error");
-    else if (strerror_r(err, buf, n) != 0)
-        snprintf(buf, n, "errno %d", err);
-}
-
-/* Makes the rename itself durable; file systems that cannot sync a
- * directory (EINVAL) still have the data synced. */
-static int sync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else if ((size_t)(slash - path) < sizeof dir)
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    else
-        return ENAMETOOLONG;
-    int fd = open(dir, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno;
-    int err = fsync(fd) == 0 ? 0 : errno;
-    close(fd);
-    return err == EINVAL ? 0 : err;
-}
-
-/* A crash leaves the old file or the new one, never half of one. */
-static uz_status write_atomic(const char *path, const char *text, size_t len)
-{
-    size_t tlen = strlen(path) + 32;
-    char *tmp = uz_malloc(tlen, "temporary file name");
-    if (!tmp)
-        return uz_error_status();
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-    char ebuf[128];
-    errno = 0;
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        errno_text(errno, ebuf, sizeof ebuf);
-        uz_status st = UZ_FAIL(UZ_ERR_IO, "%s: cannot create %s: %s", path, tmp, ebuf);
-        uz_free(tmp);
-        return st;
-    }
-    const char *step = "write";
-    bool ok = fwrite(text, 1, len, fp) == len;
-    if (ok) {
-        step = "flush";
-        ok = fflush(fp) == 0;
-    }
-    if (ok) {
-        step = "sync";
-        ok = fsync(fileno(fp)) == 0;
-    }
-    int err = ok ? 0 : errno;
-    if (fclose(fp) != 0 && ok) {
-        step = "close";
-        ok = false;
-        err = errno;
-    }
-    if (ok) {
-        step = "rename";
-        ok = rename(tmp, path) == 0;
-        err = ok ? 0 : errno;
-    }
-    if (!ok) {
-        remove(tmp);
-        errno_text(err, ebuf, sizeof ebuf);
-        uz_status st = UZ_FAIL(UZ_ERR_IO, "%s: %s of %s failed: %s", path, step, tmp, ebuf);
-        uz_free(tmp);
-        return st;
-    }
-    uz_free(tmp);
-    err = sync_dir_of(path);
-    if (err) {
-        errno_text(err, ebuf, sizeof ebuf);
-        return UZ_FAIL(UZ_ERR_IO, "%s: written, but syncing its directory failed: %s", path, ebuf);
-    }
-    return UZ_OK;
-}
-
 static uz_status save(const char *path, const uz_coco *c, bool instances)
 {
     if (!path || !c)
@@ -964,17 +828,12 @@ static uz_status save(const char *path, const uz_coco *c, bool instances)
     cJSON_Delete(root);
     if (!text)
         return UZ_FAIL(UZ_ERR_NOMEM, "%s: out of memory building the JSON text", path);
-    size_t len = strlen(text);
-    /* The printer's buffer has room for the newline only if we make it. */
-    char *full = uz_malloc(len + 2, "COCO JSON text");
-    if (full) {
-        memcpy(full, text, len);
-        full[len] = '\n';
-        full[len + 1] = '\0';
-        st = write_atomic(path, full, len + 1);
-        uz_free(full);
-    } else {
-        st = uz_error_status();
+    uz_atomic_file f;
+    st = uz_atomic_file_begin(&f, path);
+    if (st == UZ_OK) {
+        uz_atomic_file_write(&f, text, strlen(text));
+        uz_atomic_file_write(&f, "\n", 1);
+        st = uz_atomic_file_commit(&f, true);
     }
     cJSON_free(text);
     return st;

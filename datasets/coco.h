@@ -65,7 +65,7 @@ typedef struct uz_coco {
     /* Reader-owned storage: image / category positions sorted by id for the
      * id lookups, and one pool for every string. */
     int64_t *image_by_id;
-    int *category_by_id;
+    int64_t *category_by_id;
     char *strings;
 } uz_coco;
 

@@ -4,10 +4,12 @@
 #include "seqrec.h"
 
 #include "core/alloc.h"
+#include "core/file_io.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,36 +142,6 @@ static void tokmap_free(tokmap *m)
 }
 
 /* ---- file and lines ------------------------------------------------------ */
-
-static uz_status read_file(const char *path, char **buf, size_t *len)
-{
-    *buf = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return UZ_FAIL(UZ_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return UZ_FAIL(UZ_ERR_IO, "%s: cannot determine the file size", path);
-    }
-    char *p = uz_malloc((size_t)size + 1, path);
-    if (!p) {
-        fclose(f);
-        return UZ_ERR_NOMEM;
-    }
-    size_t got = fread(p, 1, (size_t)size, f);
-    fclose(f);
-    if (got != (size_t)size) {
-        uz_free(p);
-        return UZ_FAIL(UZ_ERR_IO, "%s: read %zu of %ld bytes", path, got, size);
-    }
-    p[size] = '\0';
-    *buf = p;
-    *len = (size_t)size;
-    return UZ_OK;
-}
 
 typedef struct lines {
     char *buf;
@@ -377,7 +349,7 @@ uz_status uz_seqrec_load_text(const char *path, uz_seqrec *out)
     *out = (uz_seqrec){0};
     char *buf;
     size_t len;
-    uz_status st = read_file(path, &buf, &len);
+    uz_status st = uz_file_read_all(path, SIZE_MAX, &buf, &len);
     if (st != UZ_OK)
         return st;
     builder b = {.offsets = VEC(int64_t), .items = VEC(int32_t), .pool = VEC(char),
@@ -685,7 +657,7 @@ uz_status uz_seqrec_load_atomic(const char *inter_path, const char *item_path, u
     *out = (uz_seqrec){0};
     char *buf;
     size_t len;
-    uz_status st = read_file(inter_path, &buf, &len);
+    uz_status st = uz_file_read_all(inter_path, SIZE_MAX, &buf, &len);
     if (st != UZ_OK)
         return st;
     builder b = {.offsets = VEC(int64_t), .items = VEC(int32_t), .pool = VEC(char),
@@ -699,7 +671,7 @@ uz_status uz_seqrec_load_atomic(const char *inter_path, const char *item_path, u
         st = group_rows(&b, &rows, timed);
     uz_free(rows.p);
     if (st == UZ_OK && item_path) {
-        st = read_file(item_path, &buf, &len);
+        st = uz_file_read_all(item_path, SIZE_MAX, &buf, &len);
         if (st == UZ_OK) {
             st = read_items(&b, item_path, buf, len);
             uz_free(buf);

@@ -14,8 +14,8 @@ int uz_cmd_infer(int argc, char **argv);
 
 /* Shared by the subcommands (infer/cli_config.c). */
 
-/* The config text of a built-in name or a file path (malloc'd), or NULL
- * with a message printed. */
+/* The config text of a built-in name or a file path, or NULL with a message
+ * printed. free() it (a file's text is uz_malloc'd, which free() releases). */
 char *uz_cli_config_text(const char *cmd, const char *name_or_file);
 /* Loads a config with the zoo's families; prints the error and returns
  * false on failure. */
@@ -24,6 +24,14 @@ bool uz_cli_load_config(const char *cmd, const char *text, const char *source,
 /* Prints "unizoo CMD: message" for the current error, without the
  * source-file locations that are meant for developers. */
 void uz_cli_error(const char *cmd, const char *what);
+/* For `--option value` loops: the value after the option argv[*i], with
+ * *i moved onto it, or NULL with "OPTION needs a value" (or, for an argv[*i]
+ * that is not an option, "unexpected argument") printed. */
+const char *uz_cli_option_value(const char *cmd, int argc, char **argv, int *i);
+/* The integer v of option opt into *out, or false with "OPT 'v' is not an
+ * integer in [lo, hi]" printed. */
+bool uz_cli_parse_int(const char *cmd, const char *opt, const char *v, long long lo, long long hi,
+                      long long *out);
 
 /* infer/cli_model.c */
 

@@ -1,9 +1,12 @@
-/* Config lookup and error printing shared by the subcommands. */
+/* Config lookup, option parsing and error printing shared by the subcommands. */
 #include "cli.h"
 
+#include "core/file_io.h"
 #include "models/zoo.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,41 +20,16 @@ char *uz_cli_config_text(const char *cmd, const char *name_or_file)
             memcpy(copy, e->json, strlen(e->json) + 1);
         return copy;
     }
-    FILE *f = fopen(name_or_file, "rb");
-    if (!f) {
-        fprintf(stderr,
-                "unizoo %s: '%s' is neither a built-in model (see `unizoo zoo`) nor a readable "
-                "config file\n",
-                cmd, name_or_file);
+    char *text;
+    size_t n;
+    if (uz_file_read_all(name_or_file, SIZE_MAX, &text, &n) != UZ_OK) {
+        char what[512];
+        snprintf(what, sizeof what,
+                 "'%s' is neither a built-in model (see `unizoo zoo`) nor a readable config file",
+                 name_or_file);
+        uz_cli_error(cmd, what);
         return NULL;
     }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? 2 * cap : 8192;
-            char *t = realloc(text, cap);
-            if (!t) {
-                free(text);
-                fclose(f);
-                fprintf(stderr, "unizoo %s: out of memory reading '%s'\n", cmd, name_or_file);
-                return NULL;
-            }
-            text = t;
-        }
-        size_t got = fread(text + len, 1, 4096, f);
-        len += got;
-        if (got < 4096)
-            break;
-    }
-    bool bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(text);
-        fprintf(stderr, "unizoo %s: cannot read '%s'\n", cmd, name_or_file);
-        return NULL;
-    }
-    text[len] = '\0';
     return text;
 }
 
@@ -99,4 +77,31 @@ void uz_cli_error(const char *cmd, const char *what)
         fprintf(stderr, "unizoo %s: %s: %s\n", cmd, what, msg);
     else
         fprintf(stderr, "unizoo %s: %s\n", cmd, msg);
+}
+
+const char *uz_cli_option_value(const char *cmd, int argc, char **argv, int *i)
+{
+    const char *s = argv[*i];
+    if (*i + 1 >= argc || s[0] != '-') {
+        fprintf(stderr, s[0] == '-' ? "unizoo %s: %s needs a value\n"
+                                    : "unizoo %s: unexpected argument '%s'\n",
+                cmd, s);
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+bool uz_cli_parse_int(const char *cmd, const char *opt, const char *v, long long lo, long long hi,
+                      long long *out)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (end == v || *end || errno || x < lo || x > hi) {
+        fprintf(stderr, "unizoo %s: %s '%s' is not an integer in [%lld, %lld]\n", cmd, opt, v, lo,
+                hi);
+        return false;
+    }
+    *out = x;
+    return true;
 }

@@ -38,19 +38,6 @@ typedef struct scenes_args {
     bool have_n, have_seed;
 } scenes_args;
 
-static bool parse_ll(const char *flag, const char *v, long long lo, long long hi, long long *out)
-{
-    char *end;
-    errno = 0;
-    *out = strtoll(v, &end, 10);
-    if (!*v || *end || errno || *out < lo || *out > hi) {
-        fprintf(stderr, "unizoo data scenes: %s '%s' is not an integer in [%lld, %lld]\n", flag, v,
-                lo, hi);
-        return false;
-    }
-    return true;
-}
-
 /* 0: parsed, 1: help printed, -1: error printed. */
 static int parse_scenes(int argc, char **argv, scenes_args *a)
 {
@@ -60,13 +47,9 @@ static int parse_scenes(int argc, char **argv, scenes_args *a)
             usage(stdout);
             return 1;
         }
-        if (i + 1 >= argc || s[0] != '-') {
-            fprintf(stderr, s[0] == '-' ? "unizoo data scenes: %s needs a value\n"
-                                        : "unizoo data scenes: unexpected argument '%s'\n",
-                    s);
+        const char *v = uz_cli_option_value("data scenes", argc, argv, &i);
+        if (!v)
             return -1;
-        }
-        const char *v = argv[++i];
         bool ok = true;
         if (strcmp(s, "--out") == 0) {
             a->out = v;
@@ -78,9 +61,10 @@ static int parse_scenes(int argc, char **argv, scenes_args *a)
             if (!ok)
                 fprintf(stderr, "unizoo data scenes: --split '%s' is not train, test or both\n", v);
         } else if (strcmp(s, "--n") == 0) {
-            ok = a->have_n = parse_ll(s, v, 1, 100000000, &a->n);
+            ok = a->have_n = uz_cli_parse_int("data scenes", s, v, 1, 100000000, &a->n);
         } else if (strcmp(s, "--size") == 0) {
-            ok = parse_ll(s, v, UZ_SCENE_MIN_SIZE, UZ_SCENE_MAX_SIZE, &a->size);
+            ok = uz_cli_parse_int("data scenes", s, v, UZ_SCENE_MIN_SIZE, UZ_SCENE_MAX_SIZE,
+                                  &a->size);
         } else if (strcmp(s, "--seed") == 0) {
             char *end;
             errno = 0;

@@ -37,13 +37,9 @@ int uz_cmd_eval(int argc, char **argv)
             ckpt = s;
             continue;
         }
-        if (i + 1 >= argc || s[0] != '-') {
-            fprintf(stderr, s[0] == '-' ? "unizoo eval: %s needs a value\n"
-                                        : "unizoo eval: unexpected argument '%s'\n",
-                    s);
+        const char *v = uz_cli_option_value("eval", argc, argv, &i);
+        if (!v)
             return 2;
-        }
-        const char *v = argv[++i];
         if (strcmp(s, "--ckpt") == 0 && !ckpt) {
             ckpt = v;
         } else if (strcmp(s, "--data") == 0) {

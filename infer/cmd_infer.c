@@ -141,20 +141,6 @@ typedef struct infer_args {
     bool has_topk, has_beam, has_threshold;
 } infer_args;
 
-static bool parse_int(const char *opt, const char *v, long long lo, long long hi, long long *out)
-{
-    char *end;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (end == v || *end || errno || x < lo || x > hi) {
-        fprintf(stderr, "unizoo infer: %s '%s' is not an integer in [%lld, %lld]\n", opt, v, lo,
-                hi);
-        return false;
-    }
-    *out = x;
-    return true;
-}
-
 /* The option (string-valued) that s names, or NULL. */
 static const char **string_opt(infer_args *a, const char *s)
 {
@@ -177,13 +163,9 @@ static int parse(int argc, char **argv, infer_args *a)
             usage(stdout);
             return 1;
         }
-        if (i + 1 >= argc || s[0] != '-') {
-            fprintf(stderr, s[0] == '-' ? "unizoo infer: %s needs a value\n"
-                                        : "unizoo infer: unexpected argument '%s'\n",
-                    s);
+        const char *v = uz_cli_option_value("infer", argc, argv, &i);
+        if (!v)
             return -1;
-        }
-        const char *v = argv[++i];
         const char **slot = string_opt(a, s);
         long long x;
         if (slot) {
@@ -198,14 +180,14 @@ static int parse(int argc, char **argv, infer_args *a)
                 return -1;
             }
         } else if (strcmp(s, "--topk") == 0) {
-            if (!parse_int(s, v, 1, 1000000, &a->topk))
+            if (!uz_cli_parse_int("infer", s, v, 1, 1000000, &a->topk))
                 return -1;
             a->has_topk = true;
         } else if (strcmp(s, "--batch") == 0) {
-            if (!parse_int(s, v, 1, 4096, &a->batch))
+            if (!uz_cli_parse_int("infer", s, v, 1, 4096, &a->batch))
                 return -1;
         } else if (strcmp(s, "--beam") == 0) {
-            if (!parse_int(s, v, 1, 64, &x))
+            if (!uz_cli_parse_int("infer", s, v, 1, 64, &x))
                 return -1;
             a->beam = (int)x;
             a->has_beam = true;

@@ -54,14 +54,9 @@ static int parse(int argc, char **argv, rec_args *a)
             a->keep_history = true;
             continue;
         }
-        if (i + 1 >= argc || s[0] != '-') {
-            fprintf(stderr, s[0] == '-' ? "unizoo recommend: %s needs a value\n"
-                                        : "unizoo recommend: unexpected argument '%s'\n",
-                    s);
+        const char *v = uz_cli_option_value("recommend", argc, argv, &i);
+        if (!v)
             return -1;
-        }
-        const char *v = argv[++i];
-        char *end;
         if (strcmp(s, "--ckpt") == 0) {
             a->ckpt = v;
         } else if (strcmp(s, "--data") == 0) {
@@ -69,11 +64,8 @@ static int parse(int argc, char **argv, rec_args *a)
         } else if (strcmp(s, "--out") == 0) {
             a->out = v;
         } else if (strcmp(s, "--topk") == 0) {
-            a->topk = strtoll(v, &end, 10);
-            if (*end || a->topk < 1 || a->topk > 100000) {
-                fprintf(stderr, "unizoo recommend: --topk '%s' is not an integer in [1, 100000]\n", v);
+            if (!uz_cli_parse_int("recommend", s, v, 1, 100000, &a->topk))
                 return -1;
-            }
         } else if (strcmp(s, "--format") == 0) {
             if (strcmp(v, "tsv") == 0)
                 a->format = UZ_RECS_TSV;

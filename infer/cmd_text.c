@@ -4,10 +4,13 @@
  * on the task texts: COCO captions, plain text lines and class names. */
 #include "cli.h"
 
+#include "core/alloc.h"
+#include "core/file_io.h"
 #include "datasets/coco.h"
 #include "datasets/datasets.h"
 #include "text/text.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +63,7 @@ static void corpus_free(corpus *c)
     for (int i = 0; i < c->n_cocos; i++)
         uz_coco_free(&c->cocos[i]);
     for (int i = 0; i < c->n_files; i++)
-        free(c->files[i]);
+        uz_free(c->files[i]);
     free(c->cocos);
     free(c->files);
     free(c->texts);
@@ -83,30 +86,12 @@ static bool add_captions(corpus *c, const char *path)
 /* Non-empty lines of a text file (a trailing '\r' dropped). */
 static bool add_lines(corpus *c, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "unizoo text: cannot open '%s'\n", path);
+    char *buf;
+    size_t len;
+    if (uz_file_read_all(path, SIZE_MAX, &buf, &len) != UZ_OK) {
+        uz_cli_error("text", NULL);
         return false;
     }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    for (size_t got; buf && (got = fread(buf + len, 1, cap - len - 1, f)) > 0;) {
-        len += got;
-        if (len + 1 == cap) {
-            char *b = realloc(buf, cap *= 2);
-            if (!b)
-                free(buf);
-            buf = b;
-        }
-    }
-    bool failed = ferror(f) != 0;
-    fclose(f);
-    if (!buf || failed) {
-        fprintf(stderr, "unizoo text: cannot read '%s'\n", path);
-        free(buf);
-        return false;
-    }
-    buf[len] = '\0';
     c->files[c->n_files++] = buf;
     for (char *line = buf; *line;) {
         char *nl = strchr(line, '\n');
@@ -126,7 +111,7 @@ static bool add_lines(corpus *c, const char *path)
 static int train_tokenizer(int argc, char **argv)
 {
     const char *out = NULL;
-    long vocab = 0;
+    long long vocab = 0;
     uz_tokenizer_train_opts opts = uz_tokenizer_train_defaults();
     corpus c = {0};
     c.cocos = calloc((size_t)argc + 1, sizeof *c.cocos);
@@ -147,23 +132,14 @@ static int train_tokenizer(int argc, char **argv)
             opts.verbose = true;
             continue;
         }
-        if (i + 1 >= argc || s[0] != '-') {
-            fprintf(stderr, s[0] == '-' ? "unizoo text: %s needs a value\n"
-                                        : "unizoo text: unexpected argument '%s'\n",
-                    s);
+        const char *v = uz_cli_option_value("text", argc, argv, &i);
+        if (!v)
             goto done;
-        }
-        const char *v = argv[++i];
-        char *end;
         if (strcmp(s, "--out") == 0) {
             out = v;
         } else if (strcmp(s, "--vocab") == 0) {
-            vocab = strtol(v, &end, 10);
-            if (*end || vocab < 8 || vocab > 1000000) {
-                fprintf(stderr, "unizoo text: --vocab '%s' is not an integer in [8, 1000000]\n",
-                        v);
+            if (!uz_cli_parse_int("text", s, v, 8, 1000000, &vocab))
                 goto done;
-            }
         } else if (strcmp(s, "--model-type") == 0) {
             opts.model_type = v;
         } else if (strcmp(s, "--captions") == 0) {

@@ -5,14 +5,13 @@
 
 #include "core/alloc.h"
 #include "core/backend.h"
+#include "core/file_io.h"
 #include "core/kernels.h"
 
-#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 /* The heap's order: a is worse than b (lower score; on a tie the larger id,
  * so the final list prefers smaller ids among equal scores). */
@@ -376,53 +375,19 @@ uz_status uz_recs_write(const uz_recs *r, const uz_seqrec *d, uz_recs_format fmt
     if (r->n_users != d->n_users)
         return UZ_FAIL(UZ_ERR_ARG, "recommend write: %lld rows for %lld users",
                        (long long)r->n_users, (long long)d->n_users);
-    size_t tlen = strlen(path) + 32;
-    char *tmp = uz_malloc(tlen, "temporary file name");
-    if (!tmp)
-        return UZ_ERR_NOMEM;
-    snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        uz_status st = UZ_FAIL(UZ_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-        uz_free(tmp);
+    uz_atomic_file f;
+    uz_status st = uz_atomic_file_begin(&f, path);
+    if (st != UZ_OK)
         return st;
-    }
     /* Optional: without it stdio's default buffer is merely slower. */
     char *iobuf = uz_malloc((size_t)1 << 20, "recommend output buffer");
     if (iobuf)
-        setvbuf(f, iobuf, _IOFBF, (size_t)1 << 20);
+        setvbuf(f.fp, iobuf, _IOFBF, (size_t)1 << 20);
     if (fmt == UZ_RECS_JSONL)
-        write_jsonl(f, r, d);
+        write_jsonl(f.fp, r, d);
     else
-        write_tsv(f, r, d);
-    const char *step = "write";
-    bool ok = !ferror(f);
-    if (ok) {
-        step = "flush";
-        ok = fflush(f) == 0;
-    }
-    if (ok) {
-        step = "sync";
-        ok = fsync(fileno(f)) == 0;
-    }
-    int err = ok ? 0 : errno;
-    if (fclose(f) != 0 && ok) {
-        step = "close";
-        ok = false;
-        err = errno;
-    }
+        write_tsv(f.fp, r, d);
+    st = uz_atomic_file_commit(&f, true);
     uz_free(iobuf);
-    if (ok) {
-        step = "rename";
-        ok = rename(tmp, path) == 0;
-        err = ok ? 0 : errno;
-    }
-    uz_status st = UZ_OK;
-    if (!ok) {
-        remove(tmp);
-        st = UZ_FAIL(UZ_ERR_IO, "%s: %s of %s failed: %s", path, step, tmp,
-                     err ? strerror(err) : "write error");
-    }
-    uz_free(tmp);
     return st;
 }

@@ -3,6 +3,7 @@
  * input (each a clean error naming the file and the entry), the image-root
  * check, and writer -> reader round trips with exact, stable text. */
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "core/alloc.h"
+#include "core/file_io.h"
 #include "datasets/datasets.h"
 #include "gradcheck.h"
 
@@ -41,15 +44,9 @@ static void write_text(const char *path, const char *text)
 
 static char *read_all(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
+    char *s;
+    size_t n;
+    UZ_CK_OK(uz_file_read_all(path, SIZE_MAX, &s, &n));
     return s;
 }
 
@@ -365,7 +362,7 @@ START_TEST(test_write_exact_and_round_trip)
               "\"iscrowd\":1},"
               "{\"id\":3,\"image_id\":5,\"category_id\":1,\"bbox\":[0.33333334,3,4,5],"
               "\"area\":20,\"iscrowd\":0}]}\n");
-    free(text);
+    uz_free(text);
 
     uz_coco r;
     UZ_CK_OK(uz_coco_load(g_inst, g_caps, NULL, &r));
@@ -395,10 +392,10 @@ START_TEST(test_write_exact_and_round_trip)
     ck_assert_str_eq(first_i, second_i);
     ck_assert_str_eq(first_c, second_c);
     ck_assert_ptr_null(strstr(first_c, "categories"));
-    free(first_i);
-    free(first_c);
-    free(second_i);
-    free(second_c);
+    uz_free(first_i);
+    uz_free(first_c);
+    uz_free(second_i);
+    uz_free(second_c);
     uz_coco_free(&r);
 
     /* The writer checks like the reader and leaves the old file alone. */
@@ -431,7 +428,7 @@ START_TEST(test_write_exact_and_round_trip)
     UZ_CK_OK(uz_coco_save_instances(g_inst, &none));
     text = read_all(g_inst);
     ck_assert_str_eq(text, "{\"images\":[],\"categories\":[],\"annotations\":[]}\n");
-    free(text);
+    uz_free(text);
     UZ_CK_OK(uz_coco_load(g_inst, NULL, NULL, &r));
     ck_assert_int_eq(r.n_images, 0);
     uz_coco_free(&r);

@@ -7,6 +7,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,8 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "core/alloc.h"
+#include "core/file_io.h"
 #include "datasets/datasets.h"
 #include "gradcheck.h"
 #include "vision/vision.h"
@@ -268,21 +271,6 @@ START_TEST(test_render)
 }
 END_TEST
 
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-    s[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return s;
-}
-
 /* Whether two split directories hold byte-identical JSON and images. */
 static bool same_output(const char *a, const char *b, int64_t n)
 {
@@ -298,10 +286,12 @@ static bool same_output(const char *a, const char *b, int64_t n)
         snprintf(pa, sizeof pa, "%s/%s", a, rel);
         snprintf(pb, sizeof pb, "%s/%s", b, rel);
         size_t la, lb;
-        char *x = read_all(pa, &la), *y = read_all(pb, &lb);
+        char *x, *y;
+        UZ_CK_OK(uz_file_read_all(pa, SIZE_MAX, &x, &la));
+        UZ_CK_OK(uz_file_read_all(pb, SIZE_MAX, &y, &lb));
         same = la == lb && memcmp(x, y, la) == 0;
-        free(x);
-        free(y);
+        uz_free(x);
+        uz_free(y);
     }
     return same;
 }
@@ -385,10 +375,12 @@ START_TEST(test_write_split)
     snprintf(img1, sizeof img1, "%s/test/images/000001.jpg", dir);
     snprintf(img3, sizeof img3, "%s/test/images/000001.jpg", dir3);
     size_t l1, l3;
-    char *x = read_all(img1, &l1), *y = read_all(img3, &l3);
+    char *x, *y;
+    UZ_CK_OK(uz_file_read_all(img1, SIZE_MAX, &x, &l1));
+    UZ_CK_OK(uz_file_read_all(img3, SIZE_MAX, &y, &l3));
     ck_assert(l1 != l3 || memcmp(x, y, l1) != 0);
-    free(x);
-    free(y);
+    uz_free(x);
+    uz_free(y);
 
     /* A missing image is named by the reader's image check. */
     char gone[160];

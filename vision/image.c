@@ -19,24 +19,20 @@
  * OpenMP threads are decoding or writing. */
 #include "vision/image.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <stb_image.h>
 #include <stb_image_write.h>
 #include <turbojpeg.h>
 
 #include "core/alloc.h"
+#include "core/file_io.h"
 #include "vision/image_internal.h"
 
 /* Larger files are refused before reading: even a 16384^2 RGB BMP is 768 MiB. */
-#define UZ_IMAGE_MAX_FILE_BYTES ((int64_t)1 << 30)
+#define UZ_IMAGE_MAX_FILE_BYTES ((size_t)1 << 30)
 
 static const char *const format_names[] = {"unknown", "JPEG", "PNG", "BMP", "GIF", "PNM"};
 
@@ -45,14 +41,6 @@ static const char *stb_reason(void)
 {
     const char *r = stbi_failure_reason();
     return r ? r : "unknown error";
-}
-
-static void errno_text(int err, char *buf, size_t n)
-{
-    if (err == 0)
-        snprintf(buf, n, "unknown error");
-    else if (strerror_r(err, buf, n) != 0)
-        snprintf(buf, n, "errno %d", err);
 }
 
 /* Allocates w x h x c pixels; zeroed only when asked, so that decoding a
@@ -264,54 +252,6 @@ uz_status uz_image_decode(const uint8_t *bytes, size_t n, const char *name, int 
     return decode_stb(bytes, n, name, fmt, want_channels, out);
 }
 
-static uz_status read_file(const char *path, uint8_t **bytes, size_t *n)
-{
-    char ebuf[128];
-    *bytes = NULL;
-    *n = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        errno_text(errno, ebuf, sizeof ebuf);
-        return UZ_FAIL(UZ_ERR_IO, "%s: cannot open: %s", path, ebuf);
-    }
-    uz_status st = UZ_OK;
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        errno_text(errno, ebuf, sizeof ebuf);
-        st = UZ_FAIL(UZ_ERR_IO, "%s: cannot stat: %s", path, ebuf);
-    } else if (!S_ISREG(sb.st_mode)) {
-        st = UZ_FAIL(UZ_ERR_IO, "%s: not a regular file", path);
-    } else if ((int64_t)sb.st_size > UZ_IMAGE_MAX_FILE_BYTES) {
-        st = UZ_FAIL(UZ_ERR_FORMAT, "%s: file of %lld bytes is too large for an image", path,
-                     (long long)sb.st_size);
-    } else {
-        size_t size = (size_t)sb.st_size, got = 0;
-        uint8_t *buf = uz_malloc(size ? size : 1, "image file");
-        if (!buf) {
-            uz_error_context("%s", path);
-            st = uz_error_status();
-        }
-        while (buf && got < size) {
-            ssize_t r = read(fd, buf + got, size - got);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0) {
-                errno_text(r < 0 ? errno : 0, ebuf, sizeof ebuf);
-                st = UZ_FAIL(UZ_ERR_IO, "%s: read failed after %zu of %zu bytes: %s", path, got,
-                             size, r < 0 ? ebuf : "file shrank");
-                uz_free(buf);
-                buf = NULL;
-                break;
-            }
-            got += (size_t)r;
-        }
-        *bytes = buf;
-        *n = buf ? size : 0;
-    }
-    close(fd);
-    return st;
-}
-
 uz_status uz_image_load(const char *path, int want_channels, uz_image *out)
 {
     if (!out)
@@ -319,11 +259,11 @@ uz_status uz_image_load(const char *path, int want_channels, uz_image *out)
     memset(out, 0, sizeof *out);
     if (!path)
         return UZ_FAIL(UZ_ERR_ARG, "image load: NULL path");
-    uint8_t *bytes = NULL;
+    char *bytes = NULL;
     size_t n = 0;
-    uz_status st = read_file(path, &bytes, &n);
+    uz_status st = uz_file_read_all(path, UZ_IMAGE_MAX_FILE_BYTES, &bytes, &n);
     if (st == UZ_OK)
-        st = uz_image_decode(bytes, n, path, want_channels, out);
+        st = uz_image_decode((const uint8_t *)bytes, n, path, want_channels, out);
     uz_free(bytes);
     return st;
 }
@@ -422,91 +362,6 @@ static void membuf_write(void *ctx, void *data, int size)
     m->len = need;
 }
 
-/* Makes the rename itself durable. */
-static int sync_dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else if ((size_t)(slash - path) < sizeof dir)
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    else
-        return ENAMETOOLONG;
-    int fd = open(dir, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno;
-    int err = fsync(fd) == 0 ? 0 : errno;
-    close(fd);
-    /* Some file systems cannot sync a directory; the data itself is synced. */
-    return err == EINVAL ? 0 : err;
-}
-
-/* Distinguishes temporary files of threads saving to the same path. */
-static atomic_uint tmp_serial;
-
-static uz_status write_atomic(const char *path, const uint8_t *data, size_t n)
-{
-    char ebuf[128];
-    size_t tlen = strlen(path) + 48;
-    char *tmp = uz_malloc(tlen, "temporary file name");
-    if (!tmp)
-        return uz_error_status();
-    snprintf(tmp, tlen, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&tmp_serial, 1u));
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        errno_text(errno, ebuf, sizeof ebuf);
-        uz_status st = UZ_FAIL(UZ_ERR_IO, "%s: cannot create %s: %s", path, tmp, ebuf);
-        uz_free(tmp);
-        return st;
-    }
-    const char *step = "write";
-    int ok = 1, err = 0;
-    size_t done = 0;
-    while (ok && done < n) {
-        ssize_t w = write(fd, data + done, n - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            ok = 0;
-            err = w < 0 ? errno : EIO;
-        } else {
-            done += (size_t)w;
-        }
-    }
-    if (ok) {
-        step = "sync";
-        ok = fsync(fd) == 0;
-        err = ok ? 0 : errno;
-    }
-    if (close(fd) != 0 && ok) {
-        step = "close";
-        ok = 0;
-        err = errno;
-    }
-    if (ok) {
-        step = "rename";
-        ok = rename(tmp, path) == 0;
-        err = ok ? 0 : errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        errno_text(err, ebuf, sizeof ebuf);
-        uz_status st = UZ_FAIL(UZ_ERR_IO, "%s: %s of %s failed: %s", path, step, tmp, ebuf);
-        uz_free(tmp);
-        return st;
-    }
-    uz_free(tmp);
-    err = sync_dir_of(path);
-    if (err) {
-        errno_text(err, ebuf, sizeof ebuf);
-        return UZ_FAIL(UZ_ERR_IO, "%s: written, but syncing its directory failed: %s", path, ebuf);
-    }
-    return UZ_OK;
-}
-
 /* Case-insensitive match of the path's extension (after the last '.' of
  * the last path component) against ext. */
 static int has_ext(const char *path, const char *ext)
@@ -544,7 +399,7 @@ uz_status uz_image_save(const char *path, const uz_image *img, int jpeg_quality)
         size_t n = 0;
         st = encode_jpeg(img, jpeg_quality, path, &bytes, &n);
         if (st == UZ_OK)
-            st = write_atomic(path, bytes, n);
+            st = uz_file_write_atomic(path, bytes, n);
         uz_free(bytes);
         return st;
     }
@@ -557,7 +412,7 @@ uz_status uz_image_save(const char *path, const uz_image *img, int jpeg_quality)
     else if (!ok)
         st = UZ_FAIL(UZ_ERR_FORMAT, "%s: %s encoding failed", path, is_png ? "PNG" : "BMP");
     else
-        st = write_atomic(path, m.data, m.len);
+        st = uz_file_write_atomic(path, m.data, m.len);
     uz_free(m.data);
     return st;
 }

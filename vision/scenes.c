@@ -1,10 +1,11 @@
 /* The scene generator: placement, compositing, captions and the COCO
  * output of `unizoo data scenes`. */
-/* For syncfs(2) (see write_image); strerror_r is then the GNU form. */
+/* For syncfs(2) (see sync_split); strerror_r is then the GNU form. */
 #define _GNU_SOURCE
 #include "vision/scenes.h"
 
 #include "core/alloc.h"
+#include "core/file_io.h"
 #include "core/rng.h"
 #include "vision/boxes.h"
 
@@ -324,9 +325,9 @@ static uz_status make_dirs(const char *dir)
 }
 
 /* Scene images skip uz_image_save's two fsyncs per file, which made a
- * 60k-scene split take minutes instead of seconds: they are written under a
- * temporary name and renamed (so no half-written file ever has the final
- * name), and sync_split syncs the file system once before the JSON files
+ * 60k-scene split take minutes instead of seconds: they are committed
+ * without `durable` (still renamed into place, so no half-written file ever
+ * has the final name), and sync_split syncs the file system once before the JSON files
  * (atomic and synced themselves) are written: a split whose JSON exists has
  * every image on disk. */
 static uz_status write_image(const char *path, const uz_image *img)
@@ -336,34 +337,14 @@ static uz_status write_image(const char *path, const uz_image *img)
     uz_status st = uz_image_encode_jpeg(img, JPEG_QUALITY, &bytes, &n);
     if (st != UZ_OK)
         return st;
-    char tmp[PATH_LEN + 128];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    const char *step = "create";
-    FILE *f = fopen(tmp, "wb");
-    bool ok = f != NULL;
-    if (ok) {
-        step = "write";
-        ok = fwrite(bytes, 1, n, f) == n;
-    }
-    int err = ok ? 0 : errno;
-    if (f && fclose(f) != 0 && ok) {
-        step = "close";
-        ok = false;
-        err = errno;
-    }
-    if (ok) {
-        step = "rename";
-        ok = rename(tmp, path) == 0;
-        err = ok ? 0 : errno;
+    uz_atomic_file f;
+    st = uz_atomic_file_begin(&f, path);
+    if (st == UZ_OK) {
+        uz_atomic_file_write(&f, bytes, n);
+        st = uz_atomic_file_commit(&f, false);
     }
     uz_free(bytes);
-    if (ok)
-        return UZ_OK;
-    if (f)
-        remove(tmp);
-    char ebuf[128];
-    return UZ_FAIL(UZ_ERR_IO, "%s: %s of %s failed: %s", path, step, tmp,
-                   err ? strerror_r(err, ebuf, sizeof ebuf) : "write error");
+    return st;
 }
 
 static uz_status sync_split(const char *images_dir)
