@@ -1,5 +1,5 @@
 /* The generalist's speed, task by task, at the "generalist" family's
- * default sizes (width 128, 4 heads, backbone 32/64/96/128, 16 queries, 2
+ * default sizes (width 128, 4 heads, backbone 16/32/64/128, 16 queries, 2
  * attention pools, 2 proposal / text / decoder layers, text_len 8,
  * caption_len 16, embedding table 512) with the 225 pieces a scene
  * tokenizer has as the caption candidates, batch 32, digits 32x32 and
@@ -592,7 +592,7 @@ int main(int argc, char **argv)
         return 1;
     }
     uz_gen_config cfg = {.channels = 1, .cls_size = CLS_SIZE, .scene_size = SCENE_SIZE,
-                         .width = 128, .heads = 4, .widths = {32, 64, 96, 128},
+                         .width = 128, .heads = 4, .widths = {16, 32, 64, 128},
                          .rpn_layers = 2, .queries = 16, .pools = 2, .text_layers = 2,
                          .decoder_layers = 2, .vocab = VOCAB, .text_len = TEXT_LEN,
                          .caption_len = CAPTION_LEN, .moe = false, .experts = 4, .top_k = 2,

@@ -64,7 +64,7 @@ except ImportError:  # pragma: no cover - depends on the machine
 torch.set_default_dtype(torch.float32)
 
 TASKS = uzg.TASKS
-CFG = dict(channels=1, cls_size=32, scene_size=64, width=128, heads=4, widths=(32, 64, 96, 128),
+CFG = dict(channels=1, cls_size=32, scene_size=64, width=128, heads=4, widths=(16, 32, 64, 128),
            rpn_layers=2, queries=16, pools=2, text_layers=2, decoder_layers=2, vocab=512,
            text_len=8, caption_len=16, moe=False, experts=4, top_k=2, cost_obj=2.0,
            cost_l1=5.0, cost_giou=2.0, w_obj=1.0, w_l1=5.0, w_giou=2.0, bg_weight=0.1)

@@ -3,11 +3,7 @@
  * backward draws it again. */
 #include "nn.h"
 
-#include "../rng.h"
-
-/* uz_rng_uniform's mapping of a Philox word to [0, 1): one Philox call
- * serves the four elements of a block instead of one. */
-static float unit(uint32_t w) { return (float)(w >> 8) * (1.0f / 16777216.0f); }
+#include "../philox.h"
 
 /* out[i] = in[i] * scale where kept, 0 where dropped; out += when accumulate. */
 static void apply_mask(float *out, const float *in, int64_t n, float p, uint64_t seed,
@@ -18,10 +14,10 @@ static void apply_mask(float *out, const float *in, int64_t n, float p, uint64_t
 #pragma omp parallel for if (n > UZ_NN_PAR_MIN) schedule(static)
     for (int64_t bi = 0; bi < blocks; bi++) {
         uint32_t w[4];
-        uz_philox(seed, stream, (uint64_t)bi, w);
+        uz_philox4x32(seed, stream, (uint64_t)bi, w); /* one call, four elements */
         int64_t i0 = bi * 4, len = n - i0 < 4 ? n - i0 : 4;
         for (int64_t k = 0; k < len; k++) {
-            float v = unit(w[k]) < p ? 0.0f : in[i0 + k] * scale;
+            float v = uz_philox_unit(w[k]) < p ? 0.0f : in[i0 + k] * scale;
             if (accumulate)
                 out[i0 + k] += v;
             else

@@ -6,6 +6,8 @@
 // the CPU does, by grouping the ids on the host first. The loss kernels
 // (BCE, focal, GIoU) are one thread per element with the CPU's formulas.
 #include "cuda_internal.h"
+#include "core/box_giou_row.h"
+#include "core/philox.h"
 
 #include <math.h>
 
@@ -412,40 +414,16 @@ void cu_ln_backward(float *dx, bool dx_assign, float *dw, float *db, const float
 
 // ---- dropout -------------------------------------------------------------------------------
 
-// core/rng.c's Philox4x32-10, word for word.
-__device__ void philox(uint64_t seed, uint64_t stream, uint64_t block, uint32_t out[4])
-{
-    uint32_t c0 = (uint32_t)block, c1 = (uint32_t)(block >> 32);
-    uint32_t c2 = (uint32_t)stream, c3 = (uint32_t)(stream >> 32);
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-    for (int r = 0; r < 10; r++) {
-        uint64_t p0 = (uint64_t)0xD2511F53u * c0;
-        uint64_t p1 = (uint64_t)0xCD9E8D57u * c2;
-        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0;
-        uint32_t n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
-        c1 = (uint32_t)p1;
-        c3 = (uint32_t)p0;
-        c0 = n0;
-        c2 = n2;
-        k0 += 0x9E3779B9u;
-        k1 += 0xBB67AE85u;
-    }
-    out[0] = c0;
-    out[1] = c1;
-    out[2] = c2;
-    out[3] = c3;
-}
-
 __global__ void dropout_kernel(float *out, const float *in, int64_t n, float p, float scale,
                                uint64_t seed, uint64_t stream, bool accumulate)
 {
     UZ_CU_LOOP(bi, (n + 3) / 4)
     {
         uint32_t w[4];
-        philox(seed, stream, (uint64_t)bi, w);
+        uz_philox4x32(seed, stream, (uint64_t)bi, w);
         int64_t i0 = bi * 4;
         for (int k = 0; k < 4 && i0 + k < n; k++) {
-            float u = (float)(w[k] >> 8) * (1.0f / 16777216.0f);
+            float u = uz_philox_unit(w[k]);
             float v = u < p ? 0.0f : in[i0 + k] * scale;
             out[i0 + k] = accumulate ? out[i0 + k] + v : v;
         }
@@ -676,79 +654,14 @@ void cu_focal_backward(float *dx, const float *dloss, const float *x, const floa
     uz_cu_launched("sigmoid_focal_loss_backward");
 }
 
-// ---- GIoU box loss (core/cpu/box_giou.c), in double inside -------------------------------
-
-#define GIOU_EPS 1e-7
-
-struct box {
-    double c[4];
-    double w, h;
-};
-
-__device__ box box_of(const float *b)
-{
-    box r;
-    r.w = b[2] > 0.0f ? (double)b[2] : 0.0;
-    r.h = b[3] > 0.0f ? (double)b[3] : 0.0;
-    r.c[0] = (double)b[0] - 0.5 * r.w;
-    r.c[1] = (double)b[1] - 0.5 * r.h;
-    r.c[2] = (double)b[0] + 0.5 * r.w;
-    r.c[3] = (double)b[1] + 0.5 * r.h;
-    return r;
-}
-
-struct giou_pair {
-    box a, b;
-    double iw_raw, ih_raw, iw, ih, inter, uni, cw, ch, area_c;
-};
-
-__device__ giou_pair pair_of(const float *pa, const float *pb)
-{
-    giou_pair p;
-    p.a = box_of(pa);
-    p.b = box_of(pb);
-    p.iw_raw = fmin(p.a.c[2], p.b.c[2]) - fmax(p.a.c[0], p.b.c[0]);
-    p.ih_raw = fmin(p.a.c[3], p.b.c[3]) - fmax(p.a.c[1], p.b.c[1]);
-    p.iw = p.iw_raw > 0.0 ? p.iw_raw : 0.0;
-    p.ih = p.ih_raw > 0.0 ? p.ih_raw : 0.0;
-    p.inter = p.iw * p.ih;
-    p.uni = p.a.w * p.a.h + p.b.w * p.b.h - p.inter;
-    p.cw = fmax(p.a.c[2], p.b.c[2]) - fmin(p.a.c[0], p.b.c[0]);
-    p.ch = fmax(p.a.c[3], p.b.c[3]) - fmin(p.a.c[1], p.b.c[1]);
-    p.area_c = p.cw * p.ch;
-    return p;
-}
-
-__device__ void route(double g, double a, double b, bool is_min, double *ga, double *gb)
-{
-    if (a == b) {
-        *ga += 0.5 * g;
-        *gb += 0.5 * g;
-    } else if ((a > b) != is_min) {
-        *ga += g;
-    } else {
-        *gb += g;
-    }
-}
-
-__device__ void box_backward(float *d, const float *raw, const double *gc, double gw, double gh)
-{
-    gw += 0.5 * (gc[2] - gc[0]);
-    gh += 0.5 * (gc[3] - gc[1]);
-    d[0] += (float)(gc[0] + gc[2]);
-    d[1] += (float)(gc[1] + gc[3]);
-    d[2] += raw[2] >= 0.0f ? (float)gw : 0.0f;
-    d[3] += raw[3] >= 0.0f ? (float)gh : 0.0f;
-}
+// ---- GIoU box loss: core/box_giou_row.h per row, as the CPU ---------------------------------
 
 __global__ void giou_forward_kernel(float *loss, const float *pred, const float *target,
                                     int64_t n)
 {
     UZ_CU_LOOP(i, n)
     {
-        giou_pair p = pair_of(pred + 4 * i, target + 4 * i);
-        loss[i] = (float)(1.0 - (p.inter / (p.uni + GIOU_EPS) -
-                                 (p.area_c - p.uni) / (p.area_c + GIOU_EPS)));
+        loss[i] = uz_giou_row_loss(pred + 4 * i, target + 4 * i);
     }
 }
 
@@ -757,29 +670,8 @@ __global__ void giou_backward_kernel(float *dpred, float *dtarget, const float *
 {
     UZ_CU_LOOP(i, n)
     {
-        const float *ra = pred + 4 * i, *rb = target + 4 * i;
-        giou_pair p = pair_of(ra, rb);
-        double g = -(double)dloss[i];
-        double up = p.uni + GIOU_EPS, cp = p.area_c + GIOU_EPS;
-        double g_u = g * (-p.inter / (up * up) + 1.0 / cp);
-        double g_inter = g / up - g_u;
-        double g_c = -g * up / (cp * cp);
-        double ga[4] = {0, 0, 0, 0}, gb[4] = {0, 0, 0, 0};
-        double g_iw = p.iw_raw > 0.0 ? g_inter * p.ih : 0.0;
-        double g_ih = p.ih_raw > 0.0 ? g_inter * p.iw : 0.0;
-        double g_cw = g_c * p.ch, g_ch = g_c * p.cw;
-        route(g_iw, p.a.c[2], p.b.c[2], true, &ga[2], &gb[2]);
-        route(-g_iw, p.a.c[0], p.b.c[0], false, &ga[0], &gb[0]);
-        route(g_ih, p.a.c[3], p.b.c[3], true, &ga[3], &gb[3]);
-        route(-g_ih, p.a.c[1], p.b.c[1], false, &ga[1], &gb[1]);
-        route(g_cw, p.a.c[2], p.b.c[2], false, &ga[2], &gb[2]);
-        route(-g_cw, p.a.c[0], p.b.c[0], true, &ga[0], &gb[0]);
-        route(g_ch, p.a.c[3], p.b.c[3], false, &ga[3], &gb[3]);
-        route(-g_ch, p.a.c[1], p.b.c[1], true, &ga[1], &gb[1]);
-        if (dpred)
-            box_backward(dpred + 4 * i, ra, ga, g_u * p.a.h, g_u * p.a.w);
-        if (dtarget)
-            box_backward(dtarget + 4 * i, rb, gb, g_u * p.b.h, g_u * p.b.w);
+        uz_giou_row_backward(dpred ? dpred + 4 * i : NULL, dtarget ? dtarget + 4 * i : NULL,
+                             dloss[i], pred + 4 * i, target + 4 * i);
     }
 }
 
