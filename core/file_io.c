@@ -212,6 +212,14 @@ uz_status uz_atomic_file_commit(uz_atomic_file *f, bool durable)
     return st;
 }
 
+void uz_atomic_file_abort(uz_atomic_file *f)
+{
+    fclose(f->fp);
+    remove(f->tmp);
+    uz_free(f->tmp);
+    *f = (uz_atomic_file){0};
+}
+
 uz_status uz_file_write_atomic(const char *path, const void *data, size_t n)
 {
     uz_atomic_file f;

@@ -43,6 +43,9 @@ void uz_atomic_file_write(uz_atomic_file *f, const void *data, size_t n);
  * syncfs), which is far faster. Releases f either way. */
 uz_status uz_atomic_file_commit(uz_atomic_file *f, bool durable);
 
+/* Drops the temporary file, leaving path as it was; releases f. */
+void uz_atomic_file_abort(uz_atomic_file *f);
+
 /* begin, write, commit (durable): a whole file from one buffer. */
 uz_status uz_file_write_atomic(const char *path, const void *data, size_t n);
 

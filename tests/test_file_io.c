@@ -197,6 +197,12 @@ START_TEST(test_write_and_replace)
     UZ_CK_OK(uz_atomic_file_commit(&f, false));
     expect_file(path, "new 42 text", 11);
 
+    /* An aborted write leaves the file as it was and no temporary behind. */
+    UZ_CK_OK(uz_atomic_file_begin(&f, path));
+    uz_atomic_file_write(&f, "dropped", 7);
+    uz_atomic_file_abort(&f);
+    expect_file(path, "new 42 text", 11);
+
     UZ_CK_OK(uz_file_write_atomic(path, "", 0));
     expect_file(path, "", 0);
     char list[256];

@@ -2,6 +2,8 @@
  * or 5 times a power of ten, about six per axis. */
 #include "train/plot.h"
 
+#include "core/file_io.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -136,16 +138,15 @@ uz_status uz_plot_svg(const char *path, const char *title, const char *xlabel, c
     f.y0 = f.y0 - pad < 0 && f.y0 >= 0 ? 0 : f.y0 - pad;
     f.y1 += pad;
 
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *out = fopen(tmp, "w");
     double *avg = malloc(sizeof(double) * (size_t)(longest ? longest : 1));
-    if (!out || !avg) {
-        if (out)
-            fclose(out);
+    if (!avg)
+        return UZ_FAIL(UZ_ERR_NOMEM, "plot %s: out of memory", path);
+    uz_atomic_file af;
+    if (uz_atomic_file_begin(&af, path) != UZ_OK) {
         free(avg);
-        return UZ_FAIL(out ? UZ_ERR_NOMEM : UZ_ERR_IO, "plot %s: cannot write", tmp);
+        return uz_error_status();
     }
+    FILE *out = af.fp;
     fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                  "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
             W, H);
@@ -171,11 +172,6 @@ uz_status uz_plot_svg(const char *path, const char *title, const char *xlabel, c
     }
     fputs("</svg>\n", out);
     free(avg);
-    bool ok = !ferror(out);
-    ok = (fclose(out) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        remove(tmp);
-        return UZ_FAIL(UZ_ERR_IO, "plot %s: write failed", path);
-    }
-    return UZ_OK;
+    /* A plot is redrawn often and rebuilt from metrics.jsonl: no fsync. */
+    return uz_atomic_file_commit(&af, false);
 }

@@ -1,6 +1,7 @@
 /* Progress output, metrics lines and the loss history of a training run. */
 #include "train/progress.h"
 
+#include "core/file_io.h"
 #include "train/plot.h"
 
 #include <cjson/cJSON.h>
@@ -129,11 +130,11 @@ static uz_status write_config(const uz_train_config *cfg, const char *dir)
     char path[PATH_MAX_LEN];
     join_path(path, dir, "config.json");
     char *text = cJSON_Print(cfg->root);
-    FILE *f = text ? fopen(path, "w") : NULL;
-    bool ok = f && fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-    ok = (f && fclose(f) == 0) && ok;
+    if (!text)
+        return UZ_FAIL(UZ_ERR_NOMEM, "cannot write '%s': out of memory", path);
+    uz_status st = uz_file_write_atomic(path, text, strlen(text));
     free(text);
-    return ok ? UZ_OK : UZ_FAIL(UZ_ERR_IO, "cannot write '%s'", path);
+    return st;
 }
 
 uz_status uz_progress_open(uz_progress *p, const uz_train_config *cfg, const char *dir,
@@ -161,23 +162,23 @@ uz_status uz_progress_open(uz_progress *p, const uz_train_config *cfg, const cha
         return UZ_FAIL(UZ_ERR_NOMEM, "training log: out of memory");
     memcpy(p->dir, dir, strlen(dir) + 1);
 
-    char path[PATH_MAX_LEN], tmp[PATH_MAX_LEN + 8];
+    char path[PATH_MAX_LEN];
     join_path(path, dir, "metrics.jsonl");
     if (!resume_dir) {
         p->metrics = fopen(path, "w");
     } else {
         char old[PATH_MAX_LEN];
         join_path(old, resume_dir, "metrics.jsonl");
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        FILE *dst = fopen(tmp, "w");
-        if (!dst)
-            return UZ_FAIL(UZ_ERR_IO, "cannot write '%s': %s", tmp, strerror(errno));
-        st = carry_metrics(p, old, dst, from);
-        bool ok = fclose(dst) == 0;
-        if (st != UZ_OK)
+        uz_atomic_file af;
+        if (uz_atomic_file_begin(&af, path) != UZ_OK)
+            return uz_error_status();
+        st = carry_metrics(p, old, af.fp, from);
+        if (st != UZ_OK) {
+            uz_atomic_file_abort(&af);
             return st;
-        if (!ok || rename(tmp, path) != 0)
-            return UZ_FAIL(UZ_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+        }
+        if ((st = uz_atomic_file_commit(&af, false)) != UZ_OK)
+            return st;
         p->metrics = fopen(path, "a");
     }
     if (!p->metrics)
