@@ -1,9 +1,9 @@
 /* The generalist's speed, task by task, at the "generalist" family's
  * default sizes (width 128, 4 heads, backbone 16/32/64/128, 16 queries, 2
  * attention pools, 2 proposal / text / decoder layers, text_len 8,
- * caption_len 16, embedding table 512) with the 225 pieces a scene
- * tokenizer has as the caption candidates, batch 32, digits 32x32 and
- * scenes 64x64.
+ * caption_len 16, embedding table 512, the MoE decoder with 4 experts, top
+ * 2) with the 225 pieces a scene tokenizer has as the caption candidates,
+ * batch 32, digits 32x32 and scenes 64x64.
  *
  * The data is made here, the same for every run: 512 digits and 512 scenes
  * composed by the scene generator (vision/scenes.h, 1 to 4 items with tight
@@ -595,7 +595,7 @@ int main(int argc, char **argv)
                          .width = 128, .heads = 4, .widths = {16, 32, 64, 128},
                          .rpn_layers = 2, .queries = 16, .pools = 2, .text_layers = 2,
                          .decoder_layers = 2, .vocab = VOCAB, .text_len = TEXT_LEN,
-                         .caption_len = CAPTION_LEN, .moe = false, .experts = 4, .top_k = 2,
+                         .caption_len = CAPTION_LEN, .moe = true, .experts = 4, .top_k = 2,
                          .dropout = 0.0f, .cost_obj = 2.0f, .cost_l1 = 5.0f, .cost_giou = 2.0f,
                          .w_obj = 1.0f, .w_l1 = 5.0f, .w_giou = 2.0f, .bg_weight = 0.1f};
     uz_generalist g = {0};

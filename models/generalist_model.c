@@ -301,7 +301,7 @@ const uz_model_family uz_family_generalist = {
         "\"channels\":1,\"cls_size\":32,\"scene_size\":64,\"width\":128,\"heads\":4,"
         "\"backbone\":[16,32,64,128],\"rpn_layers\":2,\"queries\":16,\"pools\":2,"
         "\"text_layers\":2,\"decoder_layers\":2,\"text_len\":8,\"caption_len\":16,"
-        "\"moe\":false,\"experts\":4,\"top_k\":2,\"dropout\":0,"
+        "\"moe\":true,\"experts\":4,\"top_k\":2,\"dropout\":0,"
         "\"cost_obj\":2,\"cost_l1\":5,\"cost_giou\":2,\"w_obj\":1,\"w_l1\":5,\"w_giou\":2,"
         "\"bg_weight\":0.1,\"train_limit\":0,\"test_limit\":0,\"eval_limit\":500}",
     .build = gen_build,

@@ -120,21 +120,21 @@ static const uz_zoo_entry ZOO[] = {
      "{\"name\":\"generalist\",\"family\":\"generalist\","
      "\"description\":\"Uni-Perceiver v2-style generalist: classification (Fashion-MNIST), "
      "detection, captioning and retrieval (scenes), unmixed sampling, MT-AdamW\","
-     "\"model\":{}," GEN_TRAIN(1200) GEN_OPTIM("mt-adamw") GEN_TASKS4},
+     "\"model\":{}," GEN_TRAIN(2400) GEN_OPTIM("mt-adamw") GEN_TASKS4},
     {"generalist-adamw",
      "{\"name\":\"generalist-adamw\",\"family\":\"generalist\","
      "\"description\":\"the generalist with plain AdamW (the MT-AdamW ablation)\","
-     "\"model\":{}," GEN_TRAIN(1200) GEN_OPTIM("adamw") GEN_TASKS4},
+     "\"model\":{}," GEN_TRAIN(2400) GEN_OPTIM("adamw") GEN_TASKS4},
 #define GEN_SPECIALIST(task, steps)                                                                \
     {"specialist-" task,                                                                           \
      "{\"name\":\"specialist-" task "\",\"family\":\"generalist\","                                \
      "\"description\":\"the generalist's model trained on " task " alone (a specialist)\","       \
      "\"model\":{\"tasks\":[\"" task "\"]}," GEN_TRAIN(steps) GEN_OPTIM("adamw")                   \
      "\"tasks\":[{\"name\":\"" task "\"}]}"}
-    GEN_SPECIALIST("classify", 240),
-    GEN_SPECIALIST("detect", 420),
-    GEN_SPECIALIST("caption", 300),
-    GEN_SPECIALIST("retrieve", 240),
+    GEN_SPECIALIST("classify", 480),
+    GEN_SPECIALIST("detect", 840),
+    GEN_SPECIALIST("caption", 600),
+    GEN_SPECIALIST("retrieve", 480),
 #undef GEN_SPECIALIST
 #undef GEN_TASKS4
 #undef GEN_OPTIM

@@ -106,7 +106,8 @@ START_TEST(test_losses_fall)
 {
     int steps = _i ? 2 : 12;
     uz_model *m;
-    ck_assert_msg(build(_i ? ",\"moe\":true" : "", &m) == UZ_OK, "%s", uz_error_message());
+    ck_assert_msg(build(_i ? ",\"moe\":true" : ",\"moe\":false", &m) == UZ_OK, "%s",
+                  uz_error_message());
     ck_assert_int_eq(m->n_tasks, 4);
     uz_optim_config oc = uz_optim_defaults(UZ_OPTIM_ADAMW);
     oc.weight_decay = 0.0f;

@@ -66,7 +66,7 @@ torch.set_default_dtype(torch.float32)
 TASKS = uzg.TASKS
 CFG = dict(channels=1, cls_size=32, scene_size=64, width=128, heads=4, widths=(16, 32, 64, 128),
            rpn_layers=2, queries=16, pools=2, text_layers=2, decoder_layers=2, vocab=512,
-           text_len=8, caption_len=16, moe=False, experts=4, top_k=2, cost_obj=2.0,
+           text_len=8, caption_len=16, moe=True, experts=4, top_k=2, cost_obj=2.0,
            cost_l1=5.0, cost_giou=2.0, w_obj=1.0, w_l1=5.0, w_giou=2.0, bg_weight=0.1)
 LR = 1e-4
 FLOP_OPS = {"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::conv2d"}
