@@ -280,6 +280,10 @@ static bool check_model(const uz_model *m, const uz_train_config *cfg, int task)
                 path);
         return false;
     }
+    if (uz_gen_model_check_tokenizer(m) != UZ_OK) {
+        fprintf(stderr, "unizoo infer: %s\n", uz_error_message());
+        return false;
+    }
     const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(cfg->model, "tasks");
     char have[64] = "";
     const cJSON *t;

@@ -17,6 +17,12 @@ typedef struct gen_model {
     uz_generalist g;
     int tasks[UZ_MAX_TASKS];   /* the generalist task of each model task */
     uz_tokenizer *tok;
+    char tok_path[4096];
+    /* The tokenizer's fingerprint (pieces, FNV-1a of the piece strings) as
+     * built, and as the checkpoint state: a checkpoint load overwrites
+     * stored_fp, and a model whose two differ refuses to run, because its
+     * ids would mean other pieces. */
+    int64_t tok_fp[2], stored_fp[2];
     uz_gen_data data;
     int64_t eval_limit;
     bool loaded;
@@ -24,17 +30,61 @@ typedef struct gen_model {
 
 static gen_model *as_gen(const uz_model *m);
 
+static const int64_t FP_SHAPE[1] = {2};
+
+static void fingerprint(const uz_tokenizer *tok, int64_t fp[2])
+{
+    uint64_t h = 14695981039346656037ull;
+    int32_t n = uz_tokenizer_vocab_size(tok);
+    for (int32_t i = 0; i < n; i++)
+        for (const unsigned char *c = (const unsigned char *)uz_tokenizer_piece(tok, i);; c++) {
+            h = (h ^ *c) * 1099511628211ull; /* the '\0' too: pieces stay apart */
+            if (!*c)
+                break;
+        }
+    fp[0] = n;
+    memcpy(&fp[1], &h, sizeof h);
+}
+
+static uz_status check_tokenizer(const gen_model *gm)
+{
+    if (memcmp(gm->tok_fp, gm->stored_fp, sizeof gm->tok_fp) == 0)
+        return UZ_OK;
+    return UZ_FAIL(UZ_ERR_FORMAT, "config model.tokenizer: '%s' (%lld pieces) is not the "
+                   "tokenizer the checkpoint was trained with (%lld pieces, other pieces or "
+                   "order); point to that one with --set model.tokenizer=FILE",
+                   gm->tok_path, (long long)gm->tok_fp[0], (long long)gm->stored_fp[0]);
+}
+
 static uz_tensor *gen_loss(uz_model *m, uz_ctx *ctx, int task, const int64_t *idx, int64_t n)
 {
     gen_model *gm = m->impl;
+    if (check_tokenizer(gm) != UZ_OK)
+        return NULL;
     return uz_gen_loss(ctx, &gm->g, &gm->data, (uz_gen_task)gm->tasks[task], idx, n);
 }
 
 static uz_status gen_eval(uz_model *m, uz_ctx *ctx, uz_metrics *out)
 {
     gen_model *gm = m->impl;
+    uz_status st = check_tokenizer(gm);
+    if (st != UZ_OK)
+        return st;
     uz_gen_eval e = {.g = &gm->g, .data = &gm->data, .tok = gm->tok, .limit = gm->eval_limit};
     return uz_gen_evaluate(ctx, &e, gm->tasks, m->n_tasks, out);
+}
+
+static int gen_state_count(const uz_model *m)
+{
+    (void)m;
+    return 1;
+}
+
+static uz_model_state gen_state_at(const uz_model *m, int i)
+{
+    (void)i;
+    gen_model *gm = m->impl;
+    return (uz_model_state){"tokenizer.fingerprint", UZ_I64, 1, FP_SHAPE, gm->stored_fp};
 }
 
 static void gen_free(uz_model *m)
@@ -51,7 +101,9 @@ static void gen_free(uz_model *m)
     free(gm);
 }
 
-static const uz_model_ops GEN_OPS = {.loss = gen_loss, .eval = gen_eval, .free = gen_free};
+static const uz_model_ops GEN_OPS = {.loss = gen_loss, .eval = gen_eval, .free = gen_free,
+                                     .state_count = gen_state_count,
+                                     .state_at = gen_state_at};
 
 static gen_model *as_gen(const uz_model *m)
 {
@@ -68,6 +120,12 @@ const uz_tokenizer *uz_gen_model_tokenizer(const uz_model *m)
 {
     gen_model *gm = as_gen(m);
     return gm ? gm->tok : NULL;
+}
+
+uz_status uz_gen_model_check_tokenizer(const uz_model *m)
+{
+    gen_model *gm = as_gen(m);
+    return gm ? check_tokenizer(gm) : UZ_FAIL(UZ_ERR_ARG, "not a generalist model");
 }
 
 #define TRY(x)                                                                                     \
@@ -175,6 +233,8 @@ static uz_status load_tokenizer(gen_model *gm, const char *path)
         return UZ_FAIL(UZ_ERR_ARG, "config model.vocab: %lld is below the tokenizer's %d pieces "
                        "(%s)", (long long)g->cfg.vocab, pieces, path);
     g->n_pieces = pieces;
+    fingerprint(gm->tok, gm->tok_fp);
+    memcpy(gm->stored_fp, gm->tok_fp, sizeof gm->tok_fp);
     g->eos_id = uz_tokenizer_eos_id(gm->tok);
     int32_t banned[4] = {uz_tokenizer_pad_id(gm->tok), uz_tokenizer_unk_id(gm->tok),
                          uz_tokenizer_bos_id(gm->tok), uz_tokenizer_piece_id(gm->tok, "<spe>")};
@@ -247,12 +307,11 @@ static uz_status build(gen_model *gm, const cJSON *c, uint64_t seed, bool with_d
     TRY(parse_config(c, gm, &g->cfg));
     const char *tok_path;
     TRY(uz_cfg_str(c, "model", "tokenizer", &tok_path));
-    char path[4096];
-    uz_data_path_resolve(tok_path, path, sizeof path);
+    uz_data_path_resolve(tok_path, gm->tok_path, sizeof gm->tok_path);
     /* Listing a model (no data) works before its tokenizer is trained. */
     g->n_pieces = g->cfg.vocab;
-    if (with_data || access(path, R_OK) == 0)
-        TRY(load_tokenizer(gm, path));
+    if (with_data || access(gm->tok_path, R_OK) == 0)
+        TRY(load_tokenizer(gm, gm->tok_path));
     TRY(uz_gen_declare(g, gm->base.params, &g->cfg, seed));
     if (!with_data)
         return UZ_OK;

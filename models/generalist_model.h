@@ -11,4 +11,10 @@ extern const uz_model_family uz_family_generalist;
 const uz_generalist *uz_gen_model_net(const uz_model *m);
 const uz_tokenizer *uz_gen_model_tokenizer(const uz_model *m);
 
+/* After a checkpoint load: fails, naming model.tokenizer, when the loaded
+ * tokenizer is not the one the checkpoint was trained with (its
+ * fingerprint, the checkpoint entry "tokenizer.fingerprint", differs).
+ * Training and evaluation check this themselves. */
+uz_status uz_gen_model_check_tokenizer(const uz_model *m);
+
 #endif

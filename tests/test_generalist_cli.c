@@ -468,6 +468,23 @@ START_TEST(bad_inputs_fail_with_one_line)
     fails((const char *[]){"infer", "--ckpt", missing, "--task", "caption", "--image", g_img,
                            NULL},
           2, "nope.jpg");
+
+    /* Another tokenizer over the same texts: its ids mean other pieces. */
+    char other[200], caps[200];
+    snprintf(other, sizeof other, "%s/other", g_dir);
+    snprintf(caps, sizeof caps, "%s/sc/train/captions.json", g_dir);
+    char *out = NULL, *err = NULL;
+    ck_assert_int_eq(run_cli((const char *[]){"text", "train-tokenizer", "--out", other,
+                                              "--vocab", "512", "--captions", caps, "--classes",
+                                              "fashion-mnist", "--model-type", "unigram", NULL},
+                             &out, &err),
+                     0);
+    free(out);
+    free(err);
+    snprintf(tok, sizeof tok, "model.tokenizer=%s.model", other);
+    fails((const char *[]){"infer", "--ckpt", g_run, "--task", "caption", "--image", g_img,
+                           "--set", tok, NULL},
+          2, "is not the tokenizer the checkpoint was trained with");
 }
 END_TEST
 
