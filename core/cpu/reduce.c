@@ -12,6 +12,7 @@
  * order never depends on which task owns it, which keeps the results bitwise
  * identical for any thread count. */
 #include "kernels_cpu.h"
+#include "../reduce_dims.h"
 
 #include <math.h>
 #include <omp.h>
@@ -41,18 +42,7 @@ static void plan_make(red_plan *p, int ndim, const int64_t *shape, const bool *r
 {
     int64_t sh[UZ_MAX_DIMS];
     bool red[UZ_MAX_DIMS];
-    int m = 0;
-    for (int d = 0; d < ndim; d++) {
-        if (shape[d] == 1)
-            continue;
-        if (m > 0 && red[m - 1] == reduce[d]) {
-            sh[m - 1] *= shape[d];
-        } else {
-            sh[m] = shape[d];
-            red[m] = reduce[d];
-            m++;
-        }
-    }
+    int m = uz_reduce_coalesce(ndim, shape, reduce, sh, red);
     memset(p, 0, sizeof *p);
     p->outer = p->rows = 1;
     if (m == 0) {

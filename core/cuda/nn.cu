@@ -6,6 +6,7 @@
 // the CPU does, by grouping the ids on the host first. The loss kernels
 // (BCE, focal, GIoU) are one thread per element with the CPU's formulas.
 #include "cuda_internal.h"
+#include "core/bce_terms.h"
 #include "core/box_giou_row.h"
 #include "core/philox.h"
 
@@ -558,38 +559,18 @@ void cu_l2_backward(float *dx, const float *dy, const float *y, const float *nor
     uz_cu_launched("l2_normalize_backward");
 }
 
-// ---- BCE and focal loss on logits (core/cpu/bce.c) -------------------------------------
-
-__device__ float sigmoid_f(float x) { return 1.0f / (1.0f + expf(-x)); }
-
-__device__ float bce(float x, float y) { return fmaxf(x, 0.0f) - x * y + log1pf(expf(-fabsf(x))); }
+// ---- BCE and focal loss on logits: core/bce_terms.h per element, as the CPU ---------------
 
 __global__ void bce_forward_kernel(float *loss, const float *x, const float *y, const float *w,
                                    int64_t n)
 {
-    UZ_CU_LOOP(i, n) loss[i] = bce(x[i], y[i]) * (w ? w[i] : 1.0f);
+    UZ_CU_LOOP(i, n) loss[i] = uz_bce1(x[i], y[i]) * (w ? w[i] : 1.0f);
 }
 
 __global__ void bce_backward_kernel(float *dx, const float *dloss, const float *x,
                                     const float *y, const float *w, int64_t n)
 {
-    UZ_CU_LOOP(i, n) dx[i] += dloss[i] * (w ? w[i] : 1.0f) * (sigmoid_f(x[i]) - y[i]);
-}
-
-struct focal_terms {
-    float p, q, ce, m, mod, alpha_t;
-};
-
-__device__ focal_terms focal_terms_of(float x, float y, float alpha, float gamma)
-{
-    focal_terms t;
-    t.p = sigmoid_f(x);
-    t.q = sigmoid_f(-x);
-    t.ce = bce(x, y);
-    t.m = y * t.q + (1.0f - y) * t.p;
-    t.mod = gamma == 0.0f ? 1.0f : powf(t.m, gamma);
-    t.alpha_t = alpha >= 0.0f ? alpha * y + (1.0f - alpha) * (1.0f - y) : 1.0f;
-    return t;
+    UZ_CU_LOOP(i, n) dx[i] += dloss[i] * (w ? w[i] : 1.0f) * (uz_sigmoid1(x[i]) - y[i]);
 }
 
 __global__ void focal_forward_kernel(float *loss, const float *x, const float *y, int64_t n,
@@ -597,8 +578,8 @@ __global__ void focal_forward_kernel(float *loss, const float *x, const float *y
 {
     UZ_CU_LOOP(i, n)
     {
-        focal_terms t = focal_terms_of(x[i], y[i], alpha, gamma);
-        loss[i] = t.alpha_t * t.ce * t.mod;
+        uz_focal_terms t = uz_focal_terms_of(x[i], y[i], alpha, gamma);
+        loss[i] = uz_focal1(&t);
     }
 }
 
@@ -607,10 +588,8 @@ __global__ void focal_backward_kernel(float *dx, const float *dloss, const float
 {
     UZ_CU_LOOP(i, n)
     {
-        focal_terms t = focal_terms_of(x[i], y[i], alpha, gamma);
-        float d = (t.p - y[i]) * t.mod;
-        if (gamma != 0.0f && t.m > 0.0f)
-            d += t.ce * gamma * powf(t.m, gamma - 1.0f) * t.p * t.q * (1.0f - 2.0f * y[i]);
+        uz_focal_terms t = uz_focal_terms_of(x[i], y[i], alpha, gamma);
+        float d = uz_focal1_dx(&t, y[i], gamma);
         dx[i] += dloss[i] * t.alpha_t * d;
     }
 }

@@ -10,6 +10,7 @@
 // order-free: the larger value wins (a NaN beats any number), ties go to
 // the lower index, which makes it the first maximum whatever the order.
 #include "cuda_internal.h"
+#include "core/reduce_dims.h"
 
 #include <math.h>
 
@@ -32,17 +33,7 @@ rplan plan_make(int ndim, const int64_t *shape, const bool *reduce)
 {
     int64_t sh[UZ_MAX_DIMS];
     bool red[UZ_MAX_DIMS];
-    int m = 0;
-    for (int d = 0; d < ndim; d++) {
-        if (shape[d] == 1)
-            continue;
-        if (m > 0 && red[m - 1] == reduce[d]) {
-            sh[m - 1] *= shape[d];
-        } else {
-            sh[m] = shape[d];
-            red[m++] = reduce[d];
-        }
-    }
+    int m = uz_reduce_coalesce(ndim, shape, reduce, sh, red);
     rplan p = {};
     p.n_out = p.n_red = 1;
     int64_t stride = 1;
