@@ -11,31 +11,6 @@ namespace {
 
 constexpr int ROW_THREADS = 256;
 
-__device__ float warp_block_reduce(float v, bool is_max, float *sh)
-{
-    for (int o = 16; o > 0; o /= 2) {
-        float other = __shfl_down_sync(0xffffffffu, v, o);
-        v = is_max ? fmaxf(v, other) : v + other;
-    }
-    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-    __syncthreads();
-    if (lane == 0)
-        sh[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        v = lane < warps ? sh[lane] : sh[0];
-        for (int o = 16; o > 0; o /= 2) {
-            float other = __shfl_down_sync(0xffffffffu, v, o);
-            if (lane + o < warps)
-                v = is_max ? fmaxf(v, other) : v + other;
-        }
-        if (lane == 0)
-            sh[0] = v;
-    }
-    __syncthreads();
-    return sh[0];
-}
-
 // Row r = (slice i, query q) of the scores, in place: + mask, causal cut,
 // softmax; entries past the visible keys and rows with no finite score
 // become 0.
@@ -59,7 +34,7 @@ __global__ void softmax_rows_kernel(float *p, const float *mask, uz_cu_dims mstr
         }
         // Every thread reads back only its own columns, so no barrier is
         // needed between the staging above and the passes below.
-        mx = warp_block_reduce(mx, true, sh);
+        mx = uz_cu_block_reduce(mx, uz_cu_fmax(), sh);
         if (mx == -INFINITY) {
             for (int64_t j = threadIdx.x; j < tk; j += blockDim.x)
                 s[j] = 0.0f;
@@ -71,7 +46,7 @@ __global__ void softmax_rows_kernel(float *p, const float *mask, uz_cu_dims mstr
             s[j] = e;
             sum += e;
         }
-        sum = warp_block_reduce(sum, false, sh);
+        sum = uz_cu_block_reduce(sum, uz_cu_add(), sh);
         float inv = 1.0f / sum;
         for (int64_t j = threadIdx.x; j < tk; j += blockDim.x)
             s[j] = j < visible ? s[j] * inv : 0.0f;
@@ -88,7 +63,7 @@ __global__ void softmax_grad_rows_kernel(float *ds, const float *p, int64_t tk, 
         float dot = 0.0f;
         for (int64_t j = threadIdx.x; j < tk; j += blockDim.x)
             dot += d[j] * pr[j];
-        dot = warp_block_reduce(dot, false, sh);
+        dot = uz_cu_block_reduce(dot, uz_cu_add(), sh);
         for (int64_t j = threadIdx.x; j < tk; j += blockDim.x)
             d[j] = pr[j] * (d[j] - dot);
     }

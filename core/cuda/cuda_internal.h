@@ -62,6 +62,49 @@ inline unsigned uz_cu_blocks(int64_t n, int threads)
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n);               \
          i += (int64_t)blockDim.x * gridDim.x)
 
+// Sum or max of v over a block whose size is a multiple of 32 (sh: 32
+// shared elements), returned to every thread; the order of the operations
+// is fixed by the block shape, so it is deterministic.
+template <typename T, typename Op>
+__device__ inline T uz_cu_block_reduce(T v, Op op, T *sh)
+{
+    for (int o = 16; o > 0; o /= 2)
+        v = op(v, __shfl_down_sync(0xffffffffu, v, o));
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+    __syncthreads(); // sh may still be read by a previous reduction
+    if (lane == 0)
+        sh[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        v = lane < warps ? sh[lane] : sh[0];
+        for (int o = 16; o > 0; o /= 2) {
+            T other = __shfl_down_sync(0xffffffffu, v, o);
+            v = lane + o < warps ? op(v, other) : v;
+        }
+        if (lane == 0)
+            sh[0] = v;
+    }
+    __syncthreads();
+    return sh[0];
+}
+
+struct uz_cu_add {
+    template <typename T>
+    __device__ T operator()(T a, T b) const
+    {
+        return a + b;
+    }
+};
+
+struct uz_cu_max {
+    __device__ float operator()(float a, float b) const { return b > a ? b : a; }
+};
+
+// max as fmaxf: a NaN loses to a number (uz_cu_max returns a when either is NaN).
+struct uz_cu_fmax {
+    __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
 // Shapes and strides handed to kernels by value.
 struct uz_cu_dims {
     int64_t v[UZ_MAX_DIMS];

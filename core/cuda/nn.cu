@@ -17,59 +17,22 @@ namespace {
 constexpr int ROW_THREADS = 256;
 constexpr int THREADS = 256;
 
-// Sum or max of v over the block, returned to every thread. The order of
-// the additions is fixed by the block shape, so it is deterministic.
-template <typename T, typename Op>
-__device__ T block_reduce(T v, Op op, T *sh)
-{
-    for (int o = 16; o > 0; o /= 2)
-        v = op(v, __shfl_down_sync(0xffffffffu, v, o));
-    int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-    __syncthreads(); // sh may still be read by a previous reduction
-    if (lane == 0)
-        sh[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        v = lane < warps ? sh[lane] : sh[0];
-        for (int o = 16; o > 0; o /= 2) {
-            T other = __shfl_down_sync(0xffffffffu, v, o);
-            v = lane + o < warps ? op(v, other) : v;
-        }
-        if (lane == 0)
-            sh[0] = v;
-    }
-    __syncthreads();
-    return sh[0];
-}
-
-struct add_op {
-    template <typename T>
-    __device__ T operator()(T a, T b) const
-    {
-        return a + b;
-    }
-};
-
-struct max_op {
-    __device__ float operator()(float a, float b) const { return b > a ? b : a; }
-};
-
 __device__ float block_sum(float v)
 {
     __shared__ float sh[32];
-    return block_reduce(v, add_op(), sh);
+    return uz_cu_block_reduce(v, uz_cu_add(), sh);
 }
 
 __device__ double block_sum_d(double v)
 {
     __shared__ double sh[32];
-    return block_reduce(v, add_op(), sh);
+    return uz_cu_block_reduce(v, uz_cu_add(), sh);
 }
 
 __device__ float block_max(float v)
 {
     __shared__ float sh[32];
-    return block_reduce(v, max_op(), sh);
+    return uz_cu_block_reduce(v, uz_cu_max(), sh);
 }
 
 #define ROW_LOOP(r, n) for (int64_t r = blockIdx.x; r < (n); r += gridDim.x)
