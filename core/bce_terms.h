@@ -6,11 +6,9 @@
 #ifndef UZ_BCE_TERMS_H
 #define UZ_BCE_TERMS_H
 
-#include "host_device.h"
+#include "activation_terms.h"
 
 #include <math.h>
-
-UZ_HOST_DEVICE float uz_sigmoid1(float x) { return 1.0f / (1.0f + expf(-x)); }
 
 UZ_HOST_DEVICE float uz_bce1(float x, float y)
 {

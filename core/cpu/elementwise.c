@@ -7,8 +7,9 @@
  * view) gets tiles of several short rows, so the cache lines it pulls in are
  * reused by the neighbouring rows instead of evicted. */
 #include "kernels_cpu.h"
-
 #include "simd_math.h"
+
+#include "../activation_terms.h"
 
 /* The chunks are fixed, so which elements take libmvec's vector path
  * (simd_math.h) does not depend on the thread count. */
@@ -19,11 +20,6 @@ enum {
     TILE_ROWS = 16,         /* tile shape when some operand is read across lines */
     TILE_COLS = 128
 };
-
-#define SQRT1_2 0.70710678118654752440f   /* 1/sqrt(2) */
-#define INV_SQRT_2PI 0.39894228040143267794f
-#define SQRT_2_OVER_PI 0.79788456080286535588f
-#define GELU_KAPPA 0.044715f
 
 enum { MAX_OPS = 3 }; /* strided operands: where's cond, a and b */
 
@@ -295,41 +291,6 @@ static void cpu_binary_backward(uz_binary_op op, int wrt, float *grad, const flo
         }                                                                                    \
     } while (0)
 
-static float sigmoid_f(float x)
-{
-    /* exp(-x) overflows to inf for x < -88 and the quotient rounds to 0: no NaN. */
-    return 1.0f / (1.0f + expf(-x));
-}
-
-/* GELU's tanh form 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3),
- * is evaluated as x * sigmoid(2u): the same function (1 + tanh(u) =
- * 2 sigmoid(2u)), one expf instead of a tanhf that is several times slower,
- * and no cancellation in 1 + tanh(u) for negative x. */
-static float gelu_tanh_sigmoid(float x)
-{
-    return sigmoid_f(2.0f * SQRT_2_OVER_PI * (x + GELU_KAPPA * x * x * x));
-}
-
-/* d/dx x s(2u) = s + x s (1 - s) 2 u'. */
-static float gelu_tanh_grad(float x)
-{
-    float s = gelu_tanh_sigmoid(x);
-    float du = SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_KAPPA * x * x);
-    return s + 2.0f * x * s * (1.0f - s) * du;
-}
-
-static float silu_grad(float x)
-{
-    float sg = sigmoid_f(x);
-    return sg * (1.0f + x * (1.0f - sg));
-}
-
-static float gelu_erf_grad(float x)
-{
-    float cdf = 0.5f * (1.0f + erff(x * SQRT1_2));
-    return cdf + x * INV_SQRT_2PI * expf(-0.5f * x * x);
-}
-
 static void un_run(uz_unary_op op, float s, float *o, const float *a, int64_t n)
 {
     switch (op) {
@@ -346,11 +307,11 @@ static void un_run(uz_unary_op op, float s, float *o, const float *a, int64_t n)
     case UZ_UNARY_LOG: UN_LOOP(logf(x)); break;
     case UZ_UNARY_SQRT: UN_LOOP(sqrtf(x)); break;
     case UZ_UNARY_RELU: UN_LOOP(x <= 0.0f ? 0.0f : x); break; /* NaN passes through */
-    case UZ_UNARY_SIGMOID: UN_LOOP(sigmoid_f(x)); break;
+    case UZ_UNARY_SIGMOID: UN_LOOP(uz_sigmoid1(x)); break;
     case UZ_UNARY_TANH: UN_LOOP(tanhf(x)); break;
-    case UZ_UNARY_SILU: UN_LOOP(x * sigmoid_f(x)); break;
-    case UZ_UNARY_GELU_ERF: UN_LOOP(0.5f * x * (1.0f + erff(x * SQRT1_2))); break;
-    case UZ_UNARY_GELU_TANH: UN_LOOP(x * gelu_tanh_sigmoid(x)); break;
+    case UZ_UNARY_SILU: UN_LOOP(x * uz_sigmoid1(x)); break;
+    case UZ_UNARY_GELU_ERF: UN_LOOP(uz_gelu_erf1(x)); break;
+    case UZ_UNARY_GELU_TANH: UN_LOOP(x * uz_gelu_tanh_sigmoid(x)); break;
     case UZ_UNARY_ABS: UN_LOOP(fabsf(x)); break;
     }
 }
@@ -375,9 +336,9 @@ static void un_grad_run(uz_unary_op op, float s, float *gr, const float *go, con
     case UZ_UNARY_RELU: UN_GRAD_LOOP(z <= 0.0f ? 0.0f : g); break;
     case UZ_UNARY_SIGMOID: UN_GRAD_LOOP(g * (1.0f - z) * z); break;
     case UZ_UNARY_TANH: UN_GRAD_LOOP(g * (1.0f - z * z)); break;
-    case UZ_UNARY_SILU: UN_GRAD_LOOP(g * silu_grad(x)); break;
-    case UZ_UNARY_GELU_ERF: UN_GRAD_LOOP(g * gelu_erf_grad(x)); break;
-    case UZ_UNARY_GELU_TANH: UN_GRAD_LOOP(g * gelu_tanh_grad(x)); break;
+    case UZ_UNARY_SILU: UN_GRAD_LOOP(g * uz_silu1_grad(x)); break;
+    case UZ_UNARY_GELU_ERF: UN_GRAD_LOOP(g * uz_gelu_erf1_grad(x)); break;
+    case UZ_UNARY_GELU_TANH: UN_GRAD_LOOP(g * uz_gelu_tanh1_grad(x)); break;
     /* sign(x), 0 at 0 (PyTorch's abs backward: the subgradient 0 at the kink). */
     case UZ_UNARY_ABS: UN_GRAD_LOOP(x > 0.0f ? g : (x < 0.0f ? -g : 0.0f)); break;
     }

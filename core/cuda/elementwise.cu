@@ -4,6 +4,7 @@
 // CPU's (core/cpu/elementwise.c) with CUDA's libm, which differs from
 // glibc's by an ulp or two.
 #include "cuda_internal.h"
+#include "core/activation_terms.h"
 
 #include <math.h>
 
@@ -11,11 +12,6 @@ namespace {
 
 constexpr int THREADS = 256;
 constexpr int MAX_OPS = 3; // where: cond, a, b
-
-#define SQRT1_2 0.70710678118654752440f
-#define INV_SQRT_2PI 0.39894228040143267794f
-#define SQRT_2_OVER_PI 0.79788456080286535588f
-#define GELU_KAPPA 0.044715f
 
 struct plan {
     int ndim;
@@ -67,32 +63,6 @@ __device__ void offsets(const plan &p, int64_t i, int64_t *off)
     }
 }
 
-__device__ float sigmoid_f(float x) { return 1.0f / (1.0f + expf(-x)); }
-
-__device__ float gelu_tanh_sigmoid(float x)
-{
-    return sigmoid_f(2.0f * SQRT_2_OVER_PI * (x + GELU_KAPPA * x * x * x));
-}
-
-__device__ float gelu_tanh_grad(float x)
-{
-    float s = gelu_tanh_sigmoid(x);
-    float du = SQRT_2_OVER_PI * (1.0f + 3.0f * GELU_KAPPA * x * x);
-    return s + 2.0f * x * s * (1.0f - s) * du;
-}
-
-__device__ float silu_grad(float x)
-{
-    float sg = sigmoid_f(x);
-    return sg * (1.0f + x * (1.0f - sg));
-}
-
-__device__ float gelu_erf_grad(float x)
-{
-    float cdf = 0.5f * (1.0f + erff(x * SQRT1_2));
-    return cdf + x * INV_SQRT_2PI * expf(-0.5f * x * x);
-}
-
 __device__ float binary_f(uz_binary_op op, float x, float y)
 {
     switch (op) {
@@ -131,11 +101,11 @@ __device__ float unary_f(uz_unary_op op, float s, float x)
     case UZ_UNARY_LOG: return logf(x);
     case UZ_UNARY_SQRT: return sqrtf(x);
     case UZ_UNARY_RELU: return x <= 0.0f ? 0.0f : x;
-    case UZ_UNARY_SIGMOID: return sigmoid_f(x);
+    case UZ_UNARY_SIGMOID: return uz_sigmoid1(x);
     case UZ_UNARY_TANH: return tanhf(x);
-    case UZ_UNARY_SILU: return x * sigmoid_f(x);
-    case UZ_UNARY_GELU_ERF: return 0.5f * x * (1.0f + erff(x * SQRT1_2));
-    case UZ_UNARY_GELU_TANH: return x * gelu_tanh_sigmoid(x);
+    case UZ_UNARY_SILU: return x * uz_sigmoid1(x);
+    case UZ_UNARY_GELU_ERF: return uz_gelu_erf1(x);
+    case UZ_UNARY_GELU_TANH: return x * uz_gelu_tanh_sigmoid(x);
     case UZ_UNARY_ABS: return fabsf(x);
     }
     return NAN;
@@ -157,9 +127,9 @@ __device__ float unary_grad(uz_unary_op op, float s, float g, float x, float z)
     case UZ_UNARY_RELU: return z <= 0.0f ? 0.0f : g;
     case UZ_UNARY_SIGMOID: return g * (1.0f - z) * z;
     case UZ_UNARY_TANH: return g * (1.0f - z * z);
-    case UZ_UNARY_SILU: return g * silu_grad(x);
-    case UZ_UNARY_GELU_ERF: return g * gelu_erf_grad(x);
-    case UZ_UNARY_GELU_TANH: return g * gelu_tanh_grad(x);
+    case UZ_UNARY_SILU: return g * uz_silu1_grad(x);
+    case UZ_UNARY_GELU_ERF: return g * uz_gelu_erf1_grad(x);
+    case UZ_UNARY_GELU_TANH: return g * uz_gelu_tanh1_grad(x);
     case UZ_UNARY_ABS: return x > 0.0f ? g : (x < 0.0f ? -g : 0.0f);
     }
     return NAN;
