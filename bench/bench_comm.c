@@ -12,37 +12,18 @@
  * With one rank the allreduce is a no-op and the figures show only that.
  *
  * usage: bench_comm [reps] */
+#include "bench/support/bench_time.h"
 #include "core/unizoo.h"
 #include "train/comm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 enum { WARMUP = 2 };
 enum { MIN = 1024, MH1 = 3072, MH2 = 2048, MOUT = 512, MBATCH = 32 };
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Sorts t[0..n) and returns the median. */
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
-
 static int fail(const char *what)
 {
     fprintf(stderr, "bench_comm: %s: %s\n", what, uz_error_message());
@@ -65,15 +46,15 @@ static int bench_allreduce(uz_comm *c, int64_t n, size_t bucket, const char *lab
     for (int r = -WARMUP; r < reps; r++) {
         if (uz_comm_barrier(c) != UZ_OK)
             return fail("barrier");
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if (uz_comm_allreduce_mean(c, buf, n) != UZ_OK)
             return fail("allreduce");
         if (r >= 0)
-            t[r] = now_ms() - t0;
+            t[r] = bench_now_ms() - t0;
     }
     uz_comm_set_bucket_bytes(c, 0);
     if (uz_comm_rank(c) == 0) {
-        double med = median(t, reps), bytes = (double)n * sizeof(float);
+        double med = bench_median(t, reps), bytes = (double)n * sizeof(float);
         int p = uz_comm_size(c);
         printf("allreduce %5.1fM floats, %-12s %9.2f ms (min %.2f)  algbw %6.2f GB/s  "
                "busbw %6.2f GB/s\n",
@@ -112,7 +93,7 @@ static int bench_step(uz_comm *c, int reps)
     for (int r = -WARMUP; r < reps; r++) {
         if (uz_comm_barrier(c) != UZ_OK)
             return fail("barrier");
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         uz_tensor *in = uz_tensor_wrap(ctx, 2, (int64_t[]){MBATCH, MIN}, x);
         uz_tensor *h = uz_relu(ctx, uz_linear(ctx, in, uz_params_find(p, "fc1.weight"),
                                               uz_params_find(p, "fc1.bias")));
@@ -124,20 +105,20 @@ static int bench_step(uz_comm *c, int reps)
         if (!loss || uz_backward(ctx, loss) != UZ_OK)
             return fail("step");
         uz_ctx_reset(ctx);
-        double t1 = now_ms();
+        double t1 = bench_now_ms();
         if (uz_comm_allreduce_mean(c, g, n) != UZ_OK)
             return fail("allreduce");
-        double t2 = now_ms();
+        double t2 = bench_now_ms();
         for (int64_t i = 0; i < n; i++)
             w[i] -= 1e-3f * g[i];
         uz_params_zero_grad(p);
         if (r >= 0) {
-            tc[r] = (t1 - t0) + (now_ms() - t2);
+            tc[r] = (t1 - t0) + (bench_now_ms() - t2);
             ta[r] = t2 - t1;
         }
     }
     if (uz_comm_rank(c) == 0) {
-        double mc = median(tc, reps), ma = median(ta, reps);
+        double mc = bench_median(tc, reps), ma = bench_median(ta, reps);
         printf("train step, %.2fM params, batch %d/rank: compute %.2f ms, allreduce %.2f ms "
                "(+%.0f%% per step, %.1f%% of the step)\n",
                (double)n / 1e6, MBATCH, mc, ma, 100.0 * ma / mc, 100.0 * ma / (mc + ma));

@@ -15,13 +15,13 @@
  * measured just before.
  *
  * usage: bench_cuda [reps] */
+#include "bench/support/bench_time.h"
 #include "core/unizoo.h"
 #include "core/device.h"
 #include "models/transformer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #ifdef UZ_HAVE_CUDA
 #include "core/backend.h"
@@ -29,19 +29,6 @@
 
 enum { WARMUP = 3, GEMM_N = 4096 };
 enum { BB = 32, BT = 256, BC = 768, BH = 12, BMLP = 4 * BC, ROWS = BB * BT };
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 typedef bool (*step_fn)(void *state);
 
@@ -56,15 +43,15 @@ static double measure(const char *impl, const char *name, double gflop, step_fn 
         }
     double *t = malloc(sizeof(double) * (size_t)reps);
     for (int i = 0; i < reps; i++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if (!step(state) || uz_device_sync(UZ_DEVICE_CUDA) != UZ_OK) {
             fprintf(stderr, "bench %s: %s\n", name, uz_error_message());
             free(t);
             return -1.0;
         }
-        t[i] = now_ms() - t0;
+        t[i] = bench_now_ms() - t0;
     }
-    qsort(t, (size_t)reps, sizeof(double), cmp_double);
+    bench_sort(t, reps);
     double med = t[reps / 2], min = t[0];
     *gflops = gflop / (med * 1e-3);
     printf("{\"impl\": \"%s\", \"case\": \"%s\", \"ms\": %.4f, \"ms_min\": %.4f, "

@@ -32,6 +32,7 @@
  * usage: bench_generalist [--tasks classify,detect,caption,retrieve] [--mode train|infer|both]
  *                         [--steps N] [--reps N] [--warmup W] [--batch B] [--dump DIR]
  * (threads: OMP_NUM_THREADS) */
+#include "bench/support/bench_time.h"
 #include "core/rng.h"
 #include "core/safetensors.h"
 #include "models/generalist.h"
@@ -44,7 +45,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 enum {
     POOL = 512,           /* digits and scenes */
@@ -63,28 +63,6 @@ enum {
 
 static const uint64_t SEED = 2024;
 static const float LR = 1e-4f;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-/* CPU time of every thread of the process: the work done, which the
- * other jobs sharing the cores inflate far less than the wall time. */
-static double cpu_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static double peak_rss_mb(void)
 {
@@ -449,8 +427,8 @@ static bool parse(int argc, char **argv, options *o)
 static void report(const char *mode, uz_gen_task t, const options *o, double *times, double *cpu,
                    int n, double loss0, int64_t decode_steps)
 {
-    qsort(times, (size_t)n, sizeof(double), cmp_double);
-    qsort(cpu, (size_t)n, sizeof(double), cmp_double);
+    bench_sort(times, n);
+    bench_sort(cpu, n);
     const char *policy = getenv("OMP_WAIT_POLICY");
     char loss[32] = "null";
     if (!isnan(loss0))
@@ -519,9 +497,9 @@ static bool run_infer(const options *o, const uz_generalist *g, const bench_data
     for (int i = 0; i < o->warmup + o->reps && ok; i++) {
         uz_tensor *x = uz_tensor_wrap(ctx, 4, (int64_t[]){B, im->channels, im->size, im->size},
                                       pixels);
-        double t0 = now_ms(), c0 = cpu_ms();
+        double t0 = bench_now_ms(), c0 = bench_cpu_ms();
         steps = x ? infer_once(ctx, g, t, x, out, lengths) : -1;
-        double t1 = now_ms(), c1 = cpu_ms();
+        double t1 = bench_now_ms(), c1 = bench_cpu_ms();
         uz_ctx_reset(ctx);
         ok = steps >= 0;
         if (ok && i >= o->warmup) {
@@ -557,14 +535,14 @@ static bool run_train(const options *o, const uz_generalist *g, uz_params *p, uz
         task_order(t, order, (int64_t)total * o->batch);
     double loss0 = NAN;
     for (int i = 0; i < total && ok; i++) {
-        double t0 = now_ms(), c0 = cpu_ms();
+        double t0 = bench_now_ms(), c0 = bench_cpu_ms();
         uz_tensor *loss = uz_gen_loss(ctx, g, &b->d, t, order + (int64_t)i * o->batch, o->batch);
         ok = loss && uz_backward(ctx, loss) == UZ_OK && uz_optim_step(opt, LR, NULL, NULL) == UZ_OK;
         if (ok && i == 0)
             loss0 = loss->data[0];
         uz_params_zero_grad(p);
         uz_ctx_reset(ctx);
-        double t1 = now_ms(), c1 = cpu_ms();
+        double t1 = bench_now_ms(), c1 = bench_cpu_ms();
         if (ok && i >= o->warmup) {
             times[i - o->warmup] = t1 - t0;
             cpu[i - o->warmup] = c1 - c0;

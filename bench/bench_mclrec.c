@@ -19,6 +19,7 @@
  * usage: bench_mclrec [--data Beauty.txt] [--variant mclrec|sasrec] [--cut]
  *                     [--batches N] [--warmup W] [--dump FILE]
  * (threads: OMP_NUM_THREADS) */
+#include "bench/support/bench_time.h"
 #include "recsys/recsys.h"
 
 #include <omp.h>
@@ -26,22 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 enum { BATCH = 256, MAX_LEN = 50 };
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* One encoder forward over b rows of width len: per token and layer the
  * q/k/v/o projections (8 d^2), the feed-forward (4 d inner) and the scores
@@ -188,13 +175,13 @@ int main(int argc, char **argv)
     double *times = malloc(sizeof(double) * (size_t)o.batches);
     double build_ms = 0.0, flop = 0.0, padded_tokens = 0.0, real_tokens = 0.0;
     for (int i = 0; i < total; i++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         uz_status st = uz_seqrec_batch_fill(&bt, &d, &sp.train, order + (int64_t)i * BATCH, BATCH,
                                             o.cut);
         if (!st && views)
             st = uz_augment_batch(&ac, bt.ids, bt.lengths, bt.b, bt.len, 2020, (uint64_t)i, vids,
                                   vlen, NULL);
-        double t1 = now_ms();
+        double t1 = bench_now_ms();
         if (st) {
             fprintf(stderr, "bench_mclrec: %s\n", uz_error_message());
             return 1;
@@ -211,9 +198,9 @@ int main(int argc, char **argv)
                 b.view_lengths[v] = vlen[v];
             }
         uz_mclrec_step_stats s;
-        double t2 = now_ms();
+        double t2 = bench_now_ms();
         st = uz_mclrec_train_step(m, ctx, &b, &s);
-        double t3 = now_ms();
+        double t3 = bench_now_ms();
         if (st) {
             fprintf(stderr, "bench_mclrec: batch %d: %s\n", i, uz_error_message());
             return 1;
@@ -246,7 +233,7 @@ int main(int argc, char **argv)
     double mean = 0.0;
     for (int k = 0; k < o.batches; k++)
         mean += times[k] / o.batches;
-    qsort(times, (size_t)o.batches, sizeof(double), cmp_double);
+    bench_sort(times, o.batches);
     double median = times[o.batches / 2];
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

@@ -18,6 +18,7 @@
  * work, layer norms and the update uncounted).
  *
  * usage: bench_ops [reps] [case-substring] [impl: unizoo or openblas, for profiling one] */
+#include "bench/support/bench_time.h"
 #include "core/unizoo.h"
 #include "models/transformer.h"
 
@@ -27,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 enum { WARMUP = 3 };
 
@@ -54,19 +54,6 @@ enum { N_LINEARS = (int)(sizeof LINEARS / sizeof LINEARS[0]) };
 static int g_failed;
 static const char *g_impl; /* run only this implementation's measurements (NULL: all) */
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 typedef bool (*step_fn)(void *state);
 
 /* Runs warm-up and timed repeats of one step and prints its JSON line. A step
@@ -83,7 +70,7 @@ static void measure(const char *impl, const char *name, double gflop, step_fn st
         return;
     }
     for (int i = 0; i < WARMUP + reps; i++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if (!step(state)) {
             fprintf(stderr, "bench %s/%s: %s\n", impl, name, uz_error_message());
             printf("{\"impl\":\"%s\",\"case\":\"%s\",\"error\":\"step failed\"}\n", impl, name);
@@ -92,9 +79,9 @@ static void measure(const char *impl, const char *name, double gflop, step_fn st
             return;
         }
         if (i >= WARMUP)
-            t[i - WARMUP] = now_ms() - t0;
+            t[i - WARMUP] = bench_now_ms() - t0;
     }
-    qsort(t, (size_t)reps, sizeof(double), cmp_double);
+    bench_sort(t, reps);
     double med = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
     printf("{\"impl\":\"%s\",\"case\":\"%s\",\"ms\":%.4f,\"ms_min\":%.4f,\"gflop\":%.6f,"
            "\"gflops\":%.2f,\"reps\":%d}\n",

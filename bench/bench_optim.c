@@ -8,6 +8,7 @@
  * gradient-norm pass that every unizoo step makes (non-finite detection).
  *
  * usage: bench_optim [reps] [case-substring]     (threads: OMP_NUM_THREADS) */
+#include "bench/support/bench_time.h"
 #include "core/unizoo.h"
 #include "train/optim.h"
 
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 enum { WARMUP = 2, LAYERS = 10, DIM = 1000 };
 
@@ -30,19 +30,6 @@ static const bench_case CASES[] = {
     {"mt_adamw", UZ_OPTIM_MT_ADAMW, false}, {"lamb", UZ_OPTIM_LAMB, false},
     {"lars", UZ_OPTIM_LARS, false},         {"adamw_fp8", UZ_OPTIM_ADAMW, true},
 };
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static uz_params *make_params(void)
 {
@@ -75,16 +62,16 @@ static bool run_case(const bench_case *bc, uz_params *p, int reps, double *times
         return false;
     uz_optim_task task = {1.0f, 0.5f};
     for (int i = 0; i < WARMUP + reps; i++) {
-        double t0 = now_ms();
+        double t0 = bench_now_ms();
         if (uz_optim_step(o, 1e-3f, &task, NULL) != UZ_OK) {
             uz_optim_free(o);
             return false;
         }
         if (i >= WARMUP)
-            times[i - WARMUP] = now_ms() - t0;
+            times[i - WARMUP] = bench_now_ms() - t0;
     }
     int64_t n = uz_params_numel(p);
-    qsort(times, (size_t)reps, sizeof(double), cmp_double);
+    bench_sort(times, reps);
     double med = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
     printf("{\"impl\":\"unizoo\",\"case\":\"%s\",\"params\":%lld,\"ms\":%.3f,\"ms_min\":%.3f,"
            "\"mparams_per_s\":%.1f,\"state_bytes\":%zu,\"reps\":%d,\"threads\":%d}\n",
