@@ -16,76 +16,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_main.h"
 #include "datasets/datasets.h"
 #include "gradcheck.h"
+#include "subprocess.h"
 #include "vision/image.h"
 
-enum { MAX_ARGS = 64, QUERIES = 4 };
+enum { QUERIES = 4 };
 
 static char g_dir[64], g_run[128], g_img[160], g_img2[160];
 static bool g_skip, g_ready;
 static char g_setup_log[4096];
 
-static const char *cli(void)
-{
-    const char *p = getenv("UZ_CLI");
-    return p && *p ? p : NULL;
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return calloc(1, 1);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = calloc(1, (size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    buf[got] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* Runs `unizoo args...`; returns the exit code, stdout and stderr (malloc'd). */
-static int run_cli(const char *const *args, char **out, char **err)
-{
-    const char *argv[MAX_ARGS] = {cli()};
-    int n = 1;
-    for (; args[n - 1] && n < MAX_ARGS - 1; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    char out_path[] = "/tmp/uz_gencli_out_XXXXXX", err_path[] = "/tmp/uz_gencli_err_XXXXXX";
-    int fo = mkstemp(out_path), fe = mkstemp(err_path);
-    pid_t pid = fo >= 0 && fe >= 0 ? fork() : -1;
-    if (pid == 0) {
-        dup2(fo, 1);
-        dup2(fe, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(fo);
-    close(fe);
-    int status = 0;
-    bool ok = pid > 0 && waitpid(pid, &status, 0) == pid;
-    *out = slurp(out_path);
-    *err = slurp(err_path);
-    remove(out_path);
-    remove(err_path);
-    if (!ok)
-        return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 256 + WTERMSIG(status);
-}
-
 /* Runs a setup command; false with the output kept for the report. */
 static bool setup_step(const char *const *args)
 {
     char *out, *err;
-    int rc = run_cli(args, &out, &err);
+    int rc = uz_test_run_cli(args, &out, &err);
     if (rc != 0)
         snprintf(g_setup_log, sizeof g_setup_log, "`%s %s` exited %d:\n%s%s", args[0], args[1],
                  rc, out, err);
@@ -102,7 +51,7 @@ static void setup(void)
         g_skip = true;
         return;
     }
-    if (!cli()) {
+    if (!uz_test_cli()) {
         snprintf(g_setup_log, sizeof g_setup_log, "UZ_CLI (the unizoo binary) is not set");
         return;
     }
@@ -162,7 +111,7 @@ static bool ready(void)
 static int infer_ok(const char *const *args, cJSON **objs, int cap)
 {
     char *out, *err;
-    int rc = run_cli(args, &out, &err);
+    int rc = uz_test_run_cli(args, &out, &err);
     ck_assert_msg(rc == 0, "exit %d: %s%s", rc, out, err);
     ck_assert_msg(strstr(err, "images/s"), "no summary on stderr: %s", err);
     int n = 0;
@@ -409,7 +358,7 @@ END_TEST
 static void fails(const char *const *args, int rc, const char *want)
 {
     char *out, *err;
-    int got = run_cli(args, &out, &err);
+    int got = uz_test_run_cli(args, &out, &err);
     ck_assert_msg(got == rc, "exit %d, want %d: %s%s", got, rc, out, err);
     ck_assert_msg(strstr(err, want) != NULL, "want '%s' in: %s", want, err);
     ck_assert_msg(strchr(err, '\n') == err + strlen(err) - 1, "not one line: %s", err);
@@ -428,7 +377,7 @@ START_TEST(bad_inputs_fail_with_one_line)
     fputs("not an image at all", f);
     fclose(f);
     snprintf(trunc, sizeof trunc, "%s/trunc.jpg", g_dir);
-    char *jpeg = slurp(g_img);
+    char *jpeg = uz_test_slurp(g_img);
     f = fopen(trunc, "wb");
     fwrite(jpeg, 1, 300, f);
     fclose(f);
@@ -474,7 +423,7 @@ START_TEST(bad_inputs_fail_with_one_line)
     snprintf(other, sizeof other, "%s/other", g_dir);
     snprintf(caps, sizeof caps, "%s/sc/train/captions.json", g_dir);
     char *out = NULL, *err = NULL;
-    ck_assert_int_eq(run_cli((const char *[]){"text", "train-tokenizer", "--out", other,
+    ck_assert_int_eq(uz_test_run_cli((const char *[]){"text", "train-tokenizer", "--out", other,
                                               "--vocab", "512", "--captions", caps, "--classes",
                                               "fashion-mnist", "--model-type", "unigram", NULL},
                              &out, &err),

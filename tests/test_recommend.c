@@ -11,6 +11,7 @@
 
 #include "check_main.h"
 #include "gradcheck.h"
+#include "subprocess.h"
 #include "recsys/recsys.h"
 
 enum { DIM = 8 };
@@ -211,17 +212,6 @@ START_TEST(test_fewer_candidates_than_k)
 }
 END_TEST
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    return buf;
-}
-
 START_TEST(test_writers)
 {
     const char *ip = write_tmp("w.inter", "user_id:token\titem_id:token\ttimestamp:float\n"
@@ -248,11 +238,13 @@ START_TEST(test_writers)
     UZ_CK_OK(uz_recs_write(&r, &d, UZ_RECS_TSV, out));
     /* v(m_i) = (i, 0, ..): alice (m1 m2) h = 3: only m3 is left, 9; bob (m3
      * m1) h = 4: m2 8; carol (m2) h = 2: m3 6, m1 2. */
-    ck_assert_str_eq(slurp(out), "user\trank\titem\tscore\ttitle\n"
+    char *text = uz_test_slurp(out);
+    ck_assert_str_eq(text, "user\trank\titem\tscore\ttitle\n"
                                  "alice\t1\tm3\t9\t\n"
                                  "bob\t1\tm2\t8\tTwo\n"
                                  "carol\t1\tm3\t6\t\n"
                                  "carol\t2\tm1\t2\tSay \"Hi\"\\Bye\n");
+    free(text);
     char tmp[160];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", out, (int)getpid());
     ck_assert_int_ne(access(tmp, F_OK), 0);
@@ -261,12 +253,14 @@ START_TEST(test_writers)
     snprintf(out, sizeof out, "/tmp/uz_rec_%d_out.jsonl", (int)getpid());
     ck_assert_int_eq(uz_recs_format_for(out), UZ_RECS_JSONL);
     UZ_CK_OK(uz_recs_write(&r, &d, uz_recs_format_for(out), out));
-    ck_assert_str_eq(slurp(out),
+    text = uz_test_slurp(out);
+    ck_assert_str_eq(text,
                      "{\"user\": \"alice\", \"recs\": [{\"rank\": 1, \"item\": \"m3\", \"score\": 9}]}\n"
                      "{\"user\": \"bob\", \"recs\": [{\"rank\": 1, \"item\": \"m2\", \"score\": 8, "
                      "\"title\": \"Two\"}]}\n"
                      "{\"user\": \"carol\", \"recs\": [{\"rank\": 1, \"item\": \"m3\", \"score\": 6}, "
                      "{\"rank\": 2, \"item\": \"m1\", \"score\": 2, \"title\": \"Say \\\"Hi\\\"\\\\Bye\"}]}\n");
+    free(text);
     unlink(out);
 
     ck_assert_int_eq(uz_recs_write(&r, &d, UZ_RECS_TSV, "/nonexistent-dir/x.tsv"), UZ_ERR_IO);

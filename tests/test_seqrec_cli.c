@@ -8,91 +8,19 @@
  * shape without history items; a malformed data line is a one-line error
  * naming file and line, through `data summary` and `train`. */
 #include <check.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check_main.h"
 #include "core/safetensors.h"
 #include "gradcheck.h"
+#include "subprocess.h"
 #include "train/checkpoint.h"
 
-enum { MAX_ARGS = 48, N_USERS = 24 };
-
-static const char *cli(void)
-{
-    const char *p = getenv("UZ_CLI");
-    ck_assert_msg(p && *p, "UZ_CLI (the unizoo binary) is not set");
-    return p;
-}
-
-static char *tmpdir(void)
-{
-    char *d = malloc(64);
-    snprintf(d, 64, "/tmp/uz_seqrec_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(d));
-    return d;
-}
-
-static void rmtree(const char *dir)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    char *buf = calloc(1, 1 << 20);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* Runs `unizoo args...` with one OpenMP thread; returns the exit code and
- * (malloc'd) stdout + stderr. */
-static int run_cli(const char *const *args, char **out)
-{
-    const char *argv[MAX_ARGS] = {cli()};
-    int n = 1;
-    for (; args[n - 1]; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    char log[] = "/tmp/uz_seqrec_log_XXXXXX";
-    int fd = mkstemp(log);
-    ck_assert_int_ge(fd, 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-        setenv("OMP_NUM_THREADS", "1", 1);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(fd);
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    *out = slurp(log);
-    remove(log);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 256 + WTERMSIG(status);
-}
-
-static void expect(const char *const *args, int rc, const char *want)
-{
-    char *out;
-    int got = run_cli(args, &out);
-    ck_assert_msg(got == rc, "exit %d, want %d; output: %s", got, rc, out);
-    ck_assert_msg(strstr(out, want) != NULL, "want '%s' in: %s", want, out);
-    free(out);
-}
+enum { N_USERS = 24 };
 
 /* N_USERS users with 3..12 items out of 30, from a fixed LCG. */
 static void write_tiny(const char *path)
@@ -127,7 +55,7 @@ START_TEST(official_checkpoint_gives_the_paper_row)
     char *out;
     const char *args[] = {"eval", "--ckpt", ckpt, "--data", data, "--set",
                           "model.eval_valid=false", NULL};
-    ck_assert_msg(run_cli(args, &out) == 0, "%s", out);
+    ck_assert_msg(uz_test_run_cli(args, &out, NULL) == 0, "%s", out);
     /* The MCLRec paper's Beauty row (Table 3), as in test_mclrec_official. */
     static const char *const want[] = {"test/hr@5 0.0581\n", "test/hr@10 0.0871\n",
                                        "test/hr@20 0.1243\n", "test/ndcg@5 0.0352\n",
@@ -156,12 +84,12 @@ static int train_tiny(const char *data, const char *out_dir, const char *steps, 
                            "--set", "train.eval_every=1", "--set", "train.ckpt_every=1", NULL};
     const char *again[] = {"train", "--resume", out_dir, "--progress", "lines", "--set",
                            steps_set, NULL};
-    return run_cli(resume ? again : fresh, log);
+    return uz_test_run_cli(resume ? again : fresh, log, NULL);
 }
 
 START_TEST(training_resumes_bit_exactly)
 {
-    char *dir = tmpdir();
+    char *dir = uz_test_tmpdir("seqrec");
     char data[256], a[256], b[256], pa[300], pb[300];
     snprintf(data, sizeof data, "%s/tiny.txt", dir);
     snprintf(a, sizeof a, "%s/a", dir);
@@ -202,7 +130,7 @@ START_TEST(training_resumes_bit_exactly)
     ck_assert_int_ge(n_aug_opt, 2);
     uz_st_close(fa);
     uz_st_close(fb);
-    rmtree(dir);
+    uz_test_rmtree(dir);
     free(dir);
 }
 END_TEST
@@ -230,7 +158,7 @@ static bool in_history(const char *data, int user, int item)
 
 START_TEST(recommend_writes_tsv_and_jsonl)
 {
-    char *dir = tmpdir();
+    char *dir = uz_test_tmpdir("seqrec");
     char data[256], run[256], tsv[256], jsonl[256];
     snprintf(data, sizeof data, "%s/tiny.txt", dir);
     snprintf(run, sizeof run, "%s/run", dir);
@@ -240,9 +168,10 @@ START_TEST(recommend_writes_tsv_and_jsonl)
     char *log;
     ck_assert_msg(train_tiny(data, run, "1", false, &log) == 0, "%s", log);
     free(log);
-    expect((const char *[]){"recommend", "--ckpt", run, "--topk", "3", "--out", tsv, NULL}, 0,
-           "peak memory");
-    char *text = slurp(tsv);
+    uz_test_expect_cli(
+        (const char *[]){"recommend", "--ckpt", run, "--topk", "3", "--out", tsv, NULL}, 0,
+        "peak memory");
+    char *text = uz_test_slurp(tsv);
     ck_assert_msg(strncmp(text, "user\trank\titem\tscore\n", 21) == 0, "%s", text);
     int rows = 0;
     for (char *line = strchr(text, '\n') + 1; *line; line = strchr(line, '\n') + 1) {
@@ -257,10 +186,10 @@ START_TEST(recommend_writes_tsv_and_jsonl)
     ck_assert_int_eq(rows, 3 * N_USERS);
     free(text);
 
-    expect((const char *[]){"recommend", "--ckpt", run, "--topk", "2", "--format", "jsonl",
-                            "--keep-history", "--out", jsonl, NULL},
-           0, "(jsonl)");
-    text = slurp(jsonl);
+    uz_test_expect_cli((const char *[]){"recommend", "--ckpt", run, "--topk", "2", "--format",
+                                        "jsonl", "--keep-history", "--out", jsonl, NULL},
+                       0, "(jsonl)");
+    text = uz_test_slurp(jsonl);
     int lines = 0;
     for (char *p = text; (p = strchr(p, '\n')); p++)
         lines++;
@@ -268,16 +197,17 @@ START_TEST(recommend_writes_tsv_and_jsonl)
     ck_assert_msg(strncmp(text, "{\"user\": \"1\", \"recs\": [{\"rank\": 1, \"item\": ", 43) == 0,
                   "%s", text);
     free(text);
-    expect((const char *[]){"recommend", "--ckpt", run, "--topk", "0", "--out", tsv, NULL}, 2,
-           "--topk '0' is not an integer in [1, 100000]");
-    rmtree(dir);
+    uz_test_expect_cli(
+        (const char *[]){"recommend", "--ckpt", run, "--topk", "0", "--out", tsv, NULL}, 2,
+        "--topk '0' is not an integer in [1, 100000]");
+    uz_test_rmtree(dir);
     free(dir);
 }
 END_TEST
 
 START_TEST(bad_data_lines_name_file_and_line)
 {
-    char *dir = tmpdir();
+    char *dir = uz_test_tmpdir("seqrec");
     char bad[256], set[300];
     snprintf(bad, sizeof bad, "%s/bad.txt", dir);
     FILE *f = fopen(bad, "w");
@@ -285,15 +215,16 @@ START_TEST(bad_data_lines_name_file_and_line)
     fclose(f);
     char want[300];
     snprintf(want, sizeof want, "%s:2: item id 'x' is not an integer", bad);
-    expect((const char *[]){"data", "summary", bad, NULL}, 1, want);
+    uz_test_expect_cli((const char *[]){"data", "summary", bad, NULL}, 1, want);
     snprintf(set, sizeof set, "model.data=%s", bad);
-    expect((const char *[]){"train", "mclrec-beauty", "--set", set, "--out", dir, NULL}, 1, want);
+    uz_test_expect_cli((const char *[]){"train", "mclrec-beauty", "--set", set, "--out", dir, NULL},
+                       1, want);
     f = fopen(bad, "w");
     fputs("1 2 3 4\n2 4 5\n", f);
     fclose(f);
-    expect((const char *[]){"data", "summary", bad, NULL}, 0,
+    uz_test_expect_cli((const char *[]){"data", "summary", bad, NULL}, 0,
            "2 users, 5 items, 5 interactions");
-    rmtree(dir);
+    uz_test_rmtree(dir);
     free(dir);
 }
 END_TEST

@@ -17,6 +17,7 @@
 #include "check_main.h"
 #include "core/unizoo.h"
 #include "gradcheck.h"
+#include "subprocess.h"
 #include "train/checkpoint.h"
 #include "train/order.h"
 #include "train/trainer.h"
@@ -124,26 +125,6 @@ static uz_model *build(const uz_train_config *cfg)
     return m;
 }
 
-static char *tmpdir(void)
-{
-    char *d = malloc(64);
-    snprintf(d, 64, "/tmp/uz_trainer_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(d));
-    return d;
-}
-
-static void rmtree(const char *dir)
-{
-    static const char *const files[] = {UZ_CKPT_FILE, UZ_CKPT_PREV, "metrics.jsonl",
-                                        "config.json", "loss.svg"};
-    char p[512];
-    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
-        remove(p);
-    }
-    rmdir(dir);
-}
-
 static uz_status run(const char *json, const char *const *sets, int n_sets, const char *out,
                      const char *resume, volatile sig_atomic_t *stop, uz_train_result *res)
 {
@@ -187,7 +168,7 @@ static void same_checkpoints(const char *a_dir, const char *b_dir)
 
 static void resume_case(const char *json)
 {
-    char *straight = tmpdir(), *split = tmpdir();
+    char *straight = uz_test_tmpdir("trainer"), *split = uz_test_tmpdir("trainer");
     const char *full[] = {"train.steps=10"}, *half[] = {"train.steps=5"};
     uz_train_result r;
     UZ_CK_OK(run(json, full, 1, straight, NULL, NULL, &r));
@@ -207,8 +188,8 @@ static void resume_case(const char *json)
         lines += c == '\n';
     fclose(f);
     ck_assert_int_eq(lines, 10 + 2); /* 10 steps, eval at 5 (the end of run 1) and 10 */
-    rmtree(straight);
-    rmtree(split);
+    uz_test_rmtree(straight);
+    uz_test_rmtree(split);
     free(straight);
     free(split);
 }
@@ -242,7 +223,7 @@ START_TEST(resume_adaptive_batch)
                 "\"optim\":{\"kind\":\"sgd\",\"momentum\":0.9},\"lr\":{\"base\":0.1},"
                 "\"batch_schedule\":{\"kind\":\"adaptive\",\"eta\":0.05,\"b_max\":30}}");
     /* The schedule did grow the batch (so the resumed batch mattered). */
-    char *d = tmpdir();
+    char *d = uz_test_tmpdir("trainer");
     const char *sets[] = {"train.steps=4"};
     UZ_CK_OK(run("{\"family\":\"toy\",\"model\":{\"dropout\":0.2},"
                  "\"train\":{\"batch\":4,\"micro_batches\":2,\"seed\":3},"
@@ -260,7 +241,7 @@ START_TEST(resume_adaptive_batch)
     ck_assert_int_gt(batch, 4);
     ck_assert_double_eq_tol(mult, (double)batch / 4.0, 1e-5); /* linear rule for SGD */
     uz_st_close(f);
-    rmtree(d);
+    uz_test_rmtree(d);
     free(d);
 }
 END_TEST
@@ -291,21 +272,9 @@ START_TEST(micro_batches_match_full_batch)
 }
 END_TEST
 
-static int64_t ckpt_step(const char *dir, const char *file)
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s/%s", dir, file);
-    uz_st_file *f;
-    UZ_CK_OK(uz_st_open(p, &f));
-    int64_t s;
-    memcpy(&s, uz_st_find(f, "trainer.step")->data, sizeof s);
-    uz_st_close(f);
-    return s;
-}
-
 START_TEST(nan_loss_stops_and_keeps_checkpoint)
 {
-    char *d = tmpdir();
+    char *d = uz_test_tmpdir("trainer");
     const char *json = "{\"family\":\"toy\",\"model\":{\"nan_at\":5},"
                        "\"train\":{\"steps\":20,\"batch\":8,\"ckpt_every\":2},"
                        "\"optim\":{\"kind\":\"sgd\"}}";
@@ -317,9 +286,9 @@ START_TEST(nan_loss_stops_and_keeps_checkpoint)
     ck_assert_msg(strstr(uz_error_message(), "last checkpoint is kept") != NULL, "%s",
                   uz_error_message());
     ck_assert_int_eq(r.steps, 4);
-    ck_assert_int_eq(ckpt_step(d, UZ_CKPT_FILE), 4);
-    ck_assert_int_eq(ckpt_step(d, UZ_CKPT_PREV), 2);
-    rmtree(d);
+    ck_assert_int_eq(uz_test_ckpt_step(d, UZ_CKPT_FILE), 4);
+    ck_assert_int_eq(uz_test_ckpt_step(d, UZ_CKPT_PREV), 2);
+    uz_test_rmtree(d);
     free(d);
 }
 END_TEST
@@ -338,28 +307,28 @@ END_TEST
 
 START_TEST(stop_flag_checkpoints_and_returns)
 {
-    char *d = tmpdir();
+    char *d = uz_test_tmpdir("trainer");
     volatile sig_atomic_t stop = 1;
     uz_train_result r;
     UZ_CK_OK(run("{\"family\":\"toy\",\"train\":{\"steps\":50,\"batch\":4}}", NULL, 0, d, NULL,
                  &stop, &r));
     ck_assert(r.interrupted);
     ck_assert_int_eq(r.steps, 1);
-    ck_assert_int_eq(ckpt_step(d, UZ_CKPT_FILE), 1);
+    ck_assert_int_eq(uz_test_ckpt_step(d, UZ_CKPT_FILE), 1);
     /* ...and the run continues from it. */
     stop = 0;
     UZ_CK_OK(run("{\"family\":\"toy\",\"train\":{\"steps\":50,\"batch\":4}}", NULL, 0, d, d,
                  &stop, &r));
     ck_assert(!r.interrupted);
     ck_assert_int_eq(r.steps, 50);
-    rmtree(d);
+    uz_test_rmtree(d);
     free(d);
 }
 END_TEST
 
 START_TEST(mismatches_are_named)
 {
-    char *d = tmpdir();
+    char *d = uz_test_tmpdir("trainer");
     const char *json = "{\"family\":\"toy\",\"train\":{\"steps\":2,\"batch\":4}}";
     UZ_CK_OK(run(json, NULL, 0, d, NULL, NULL, NULL));
     /* A different config on resume names the field. */
@@ -379,7 +348,7 @@ START_TEST(mismatches_are_named)
     ck_assert_msg(strstr(uz_error_message(), "lin.weight") != NULL, "%s", uz_error_message());
     uz_model_free(m);
     uz_config_free(&cfg);
-    rmtree(d);
+    uz_test_rmtree(d);
     free(d);
 }
 END_TEST

@@ -5,14 +5,12 @@
  * `eval` use, and a 2-rank data-parallel run matching the 1-process run on
  * the same global batch. Runs use a few hundred images and a few steps. */
 #include <check.h>
-#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,112 +18,19 @@
 #include "core/unizoo.h"
 #include "datasets/datasets.h"
 #include "gradcheck.h"
+#include "subprocess.h"
 #include "train/checkpoint.h"
-
-enum { MAX_ARGS = 48 };
-
-static const char *cli(void)
-{
-    const char *p = getenv("UZ_CLI");
-    ck_assert_msg(p && *p, "UZ_CLI (the unizoo binary) is not set");
-    return p;
-}
 
 static bool have_fmnist(void)
 {
     return access(UZ_FMNIST_DEFAULT_DIR "/train-images-idx3-ubyte.gz", R_OK) == 0;
 }
 
-static char *tmpdir(void)
-{
-    char *d = malloc(64);
-    snprintf(d, 64, "/tmp/uz_cli_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(d));
-    return d;
-}
-
-static void rmtree(const char *dir)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-/* Starts argv with stdout and stderr into `log`; mpi adds the environment
- * mpirun needs in a container (root, fewer cores than ranks). */
-static pid_t spawn(const char *const *argv, const char *log, bool mpi)
-{
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0)
-            _exit(127);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        setenv("OMP_NUM_THREADS", "1", 1);
-        if (mpi) {
-            setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
-            setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
-            setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
-            /* OpenMPI's components leak at exit (see tests/CMakeLists.txt). */
-            setenv("ASAN_OPTIONS", "detect_leaks=0", 1);
-        }
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
-static int wait_rc(pid_t pid)
-{
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 256 + WTERMSIG(status);
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    char *buf = calloc(1, 1 << 16);
-    size_t n = fread(buf, 1, (1 << 16) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* Runs `unizoo args...`; returns the exit code and (malloc'd) output. */
-static int run_cli(const char *const *args, char **out)
-{
-    const char *argv[MAX_ARGS] = {cli()};
-    int n = 1;
-    for (; args[n - 1]; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    char log[] = "/tmp/uz_cli_log_XXXXXX";
-    int fd = mkstemp(log);
-    ck_assert_int_ge(fd, 0);
-    close(fd);
-    int rc = wait_rc(spawn(argv, log, false));
-    *out = slurp(log);
-    remove(log);
-    return rc;
-}
-
-static void expect(const char *const *args, int rc, const char *want)
-{
-    char *out;
-    int got = run_cli(args, &out);
-    ck_assert_msg(got == rc, "exit %d, want %d; output: %s", got, rc, out);
-    ck_assert_msg(strstr(out, want) != NULL, "want '%s' in: %s", want, out);
-    free(out);
-}
-
 START_TEST(zoo_lists_builtins)
 {
-    expect((const char *[]){"zoo", NULL}, 0, "fmnist-mlp               mlp            203530");
-    expect((const char *[]){"zoo", NULL}, 0, "fmnist-multitask");
+    uz_test_expect_cli((const char *[]){"zoo", NULL}, 0,
+                       "fmnist-mlp               mlp            203530");
+    uz_test_expect_cli((const char *[]){"zoo", NULL}, 0, "fmnist-multitask");
 }
 END_TEST
 
@@ -133,24 +38,24 @@ START_TEST(bad_configs_are_one_line)
 {
     const char *kind[] = {"train", "fmnist-mlp", "--set", "optim.kind=adamx", NULL};
     char *out;
-    ck_assert_int_eq(run_cli(kind, &out), 2);
+    ck_assert_int_eq(uz_test_run_cli(kind, &out, NULL), 2);
     ck_assert_str_eq(out, "unizoo train: config optim.kind: 'adamx' is not one of sgd, adamw, "
                           "mt-adamw, lamb, lars, adagrad, adagrad-norm\n");
     free(out);
-    expect((const char *[]){"train", "fmnist-mlp", "--set", "train.nope=3", NULL}, 2,
+    uz_test_expect_cli((const char *[]){"train", "fmnist-mlp", "--set", "train.nope=3", NULL}, 2,
            "unizoo train: config --set train.nope: no such field (train has steps, batch");
-    expect((const char *[]){"train", "fmnist-mlp", "--set", "lr.base=-1", NULL}, 2,
+    uz_test_expect_cli((const char *[]){"train", "fmnist-mlp", "--set", "lr.base=-1", NULL}, 2,
            "config lr.base: -1 is not allowed (numbers in (0, inf))");
-    expect((const char *[]){"train", "no-such-model", NULL}, 2,
+    uz_test_expect_cli((const char *[]){"train", "no-such-model", NULL}, 2,
            "'no-such-model' is neither a built-in model");
-    expect((const char *[]){"train", "fmnist-mlp", "--bogus", "1", NULL}, 2,
+    uz_test_expect_cli((const char *[]){"train", "fmnist-mlp", "--bogus", "1", NULL}, 2,
            "unknown option '--bogus'");
 }
 END_TEST
 
 START_TEST(infer_without_arguments_says_what_it_needs)
 {
-    expect((const char *[]){"infer", NULL}, 2,
+    uz_test_expect_cli((const char *[]){"infer", NULL}, 2,
            "--ckpt, --task and one of --image or --list are required");
 }
 END_TEST
@@ -161,7 +66,7 @@ static const char *const SMALL[] = {"--set", "model.train_limit=512", "--set",
 /* unizoo train fmnist-mlp SMALL... extra... --out dir */
 static int train(const char *dir, const char *const *extra, char **out)
 {
-    const char *args[MAX_ARGS] = {"train", "fmnist-mlp"};
+    const char *args[UZ_TEST_MAX_ARGS] = {"train", "fmnist-mlp"};
     int n = 2;
     for (int i = 0; i < 6; i++)
         args[n++] = SMALL[i];
@@ -170,26 +75,14 @@ static int train(const char *dir, const char *const *extra, char **out)
     args[n++] = "--out";
     args[n++] = dir;
     args[n] = NULL;
-    return run_cli(args, out);
-}
-
-static int64_t ckpt_step(const char *dir)
-{
-    char p[512];
-    snprintf(p, sizeof p, "%s/%s", dir, UZ_CKPT_FILE);
-    uz_st_file *f;
-    UZ_CK_OK(uz_st_open(p, &f));
-    int64_t s;
-    memcpy(&s, uz_st_find(f, "trainer.step")->data, sizeof s);
-    uz_st_close(f);
-    return s;
+    return uz_test_run_cli(args, out, NULL);
 }
 
 START_TEST(nan_stops_with_message)
 {
     if (!have_fmnist())
         return;
-    char *d = tmpdir(), *out;
+    char *d = uz_test_tmpdir("cli"), *out;
     int rc = train(d, (const char *[]){"--set", "lr.base=1e30", "--set", "train.ckpt_every=1",
                                        NULL},
                    &out);
@@ -198,9 +91,9 @@ START_TEST(nan_stops_with_message)
     ck_assert_msg(at && strstr(out, "non-finite") && strstr(out, "the last checkpoint is kept"),
                   "%s", out);
     long failed = strtol(at + 7, NULL, 10);
-    ck_assert_int_eq(ckpt_step(d), failed - 1);
+    ck_assert_int_eq(uz_test_ckpt_step(d, UZ_CKPT_FILE), failed - 1);
     free(out);
-    rmtree(d);
+    uz_test_rmtree(d);
     free(d);
 }
 END_TEST
@@ -209,34 +102,48 @@ START_TEST(sigterm_checkpoints_then_resume_and_eval)
 {
     if (!have_fmnist())
         return;
-    char *d = tmpdir(), log[512], metrics[512];
+    char *d = uz_test_tmpdir("cli"), log[512], metrics[512];
     snprintf(log, sizeof log, "%s.log", d);
     snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", d);
-    const char *argv[] = {cli(), "train", "fmnist-mlp", SMALL[0], SMALL[1], SMALL[2], SMALL[3],
-                          SMALL[4], SMALL[5], "--set", "train.steps=1000000", "--set",
-                          "train.log_every=1", "--out", d, NULL};
-    pid_t pid = spawn(argv, log, false);
+    const char *argv[] = {uz_test_cli(),
+                          "train",
+                          "fmnist-mlp",
+                          SMALL[0],
+                          SMALL[1],
+                          SMALL[2],
+                          SMALL[3],
+                          SMALL[4],
+                          SMALL[5],
+                          "--set",
+                          "train.steps=1000000",
+                          "--set",
+                          "train.log_every=1",
+                          "--out",
+                          d,
+                          NULL};
+    pid_t pid = uz_test_spawn(argv, log, NULL, false);
     /* Wait until a few steps are logged, then ask it to stop. */
     struct stat st;
     for (int i = 0; i < 600 && !(stat(metrics, &st) == 0 && st.st_size > 400); i++)
         nanosleep(&(struct timespec){0, 50000000}, NULL);
     ck_assert_int_eq(kill(pid, SIGTERM), 0);
-    int rc = wait_rc(pid);
-    char *out = slurp(log);
+    int rc = uz_test_wait(pid);
+    char *out = uz_test_slurp(log);
     ck_assert_msg(rc == 128 + SIGTERM, "exit %d: %s", rc, out);
     ck_assert_msg(strstr(out, "stopped by signal 15"), "%s", out);
     free(out);
     remove(log);
-    int64_t s = ckpt_step(d);
+    int64_t s = uz_test_ckpt_step(d, UZ_CKPT_FILE);
     ck_assert_int_ge(s, 1);
 
     char steps[64];
     snprintf(steps, sizeof steps, "train.steps=%lld", (long long)s + 3);
-    expect((const char *[]){"train", "--resume", d, "--set", steps, "--progress", "lines", NULL},
-           0, "resuming at step");
-    ck_assert_int_eq(ckpt_step(d), s + 3);
-    expect((const char *[]){"eval", d, NULL}, 0, "classes/accuracy 0.");
-    rmtree(d);
+    uz_test_expect_cli(
+        (const char *[]){"train", "--resume", d, "--set", steps, "--progress", "lines", NULL}, 0,
+        "resuming at step");
+    ck_assert_int_eq(uz_test_ckpt_step(d, UZ_CKPT_FILE), s + 3);
+    uz_test_expect_cli((const char *[]){"eval", d, NULL}, 0, "classes/accuracy 0.");
+    uz_test_rmtree(d);
     free(d);
 }
 END_TEST
@@ -249,15 +156,16 @@ START_TEST(two_ranks_match_one_process)
     const char *mpiexec = getenv("UZ_MPIEXEC");
     if (!have_fmnist() || !mpiexec || !*mpiexec)
         return;
-    char *d1 = tmpdir(), *d2 = tmpdir(), *out;
+    char *d1 = uz_test_tmpdir("cli"), *d2 = uz_test_tmpdir("cli"), *out;
     const char *common[] = {"--set", "train.steps=4", "--set", "train.batch=64", "--set",
                             "train.micro_batches=2", NULL};
     int rc = train(d1, common, &out);
     ck_assert_msg(rc == 0, "1 process: %s", out);
     free(out);
 
-    const char *argv[MAX_ARGS] = {mpiexec, "--allow-run-as-root", "--oversubscribe", "--stdin",
-                                  "none", "-np", "2", cli(), "train", "fmnist-mlp"};
+    const char *argv[UZ_TEST_MAX_ARGS] = {
+        mpiexec, "--allow-run-as-root", "--oversubscribe", "--stdin",   "none", "-np",
+        "2",     uz_test_cli(),         "train",           "fmnist-mlp"};
     int n = 10;
     for (int i = 0; i < 6; i++)
         argv[n++] = SMALL[i];
@@ -268,8 +176,8 @@ START_TEST(two_ranks_match_one_process)
     argv[n] = NULL;
     char log[512];
     snprintf(log, sizeof log, "%s.log", d2);
-    rc = wait_rc(spawn(argv, log, true));
-    out = slurp(log);
+    rc = uz_test_wait(uz_test_spawn(argv, log, NULL, true));
+    out = uz_test_slurp(log);
     ck_assert_msg(rc == 0, "mpirun: %s", out);
     ck_assert_msg(strstr(out, "2 ranks"), "%s", out);
     free(out);
@@ -297,11 +205,11 @@ START_TEST(two_ranks_match_one_process)
         compared++;
     }
     ck_assert_int_ge(compared, 4);
-    ck_assert_int_eq(ckpt_step(d2), 4);
+    ck_assert_int_eq(uz_test_ckpt_step(d2, UZ_CKPT_FILE), 4);
     uz_st_close(f1);
     uz_st_close(f2);
-    rmtree(d1);
-    rmtree(d2);
+    uz_test_rmtree(d1);
+    uz_test_rmtree(d2);
     free(d1);
     free(d2);
 }
