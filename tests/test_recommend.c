@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "check_main.h"
@@ -270,13 +269,6 @@ START_TEST(test_writers)
 }
 END_TEST
 
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 typedef struct fixed {
     const float *user_vec;
     int64_t dim;
@@ -316,16 +308,10 @@ START_TEST(test_speed_beauty_shape)
     fixed f = {users, dim};
     uz_recs r;
     uz_recommend_opts o = {.topk = 10};
-    double t0 = seconds();
     UZ_CK_OK(uz_recommend_topk(&d, fixed_encode, &f, items, dim, &o, &r));
-    double t1 = seconds();
     char out[128];
     snprintf(out, sizeof out, "/tmp/uz_rec_%d_speed.tsv", (int)getpid());
     UZ_CK_OK(uz_recs_write(&r, &d, UZ_RECS_TSV, out));
-    double t2 = seconds();
-    fprintf(stderr, "recommend %lld users x %lld items, d=%lld, top-10: score+select %.3f s, "
-                    "write TSV %.3f s\n",
-            (long long)d.n_users, (long long)d.n_items, (long long)dim, t1 - t0, t2 - t1);
     unlink(out);
     /* Spot-check a few users against a direct computation. */
     for (int64_t u = 0; u < d.n_users; u += 5591) {

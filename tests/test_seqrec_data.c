@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "check_main.h"
 #include "datasets/datasets.h"
+#include "golden.h"
 #include "gradcheck.h"
 #include "recsys/recsys.h"
 
@@ -367,37 +367,17 @@ START_TEST(test_split_and_batches)
 }
 END_TEST
 
-static const char *shared_file(const char *rel, char *buf, size_t n)
-{
-    const char *src = getenv("UZ_SOURCE_DIR");
-    snprintf(buf, n, "%s/../shared/datasets/%s", src ? src : ".", rel);
-    if (access(buf, R_OK) != 0) {
-        fprintf(stderr, "skipped: %s not found (../shared is absent)\n", buf);
-        return NULL;
-    }
-    return buf;
-}
-
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 START_TEST(test_real_beauty)
 {
     char buf[512];
-    const char *path = shared_file("seqrec/Beauty.txt", buf, sizeof buf);
+    const char *path = uz_test_shared_file("datasets/seqrec/Beauty.txt", buf, sizeof buf);
     if (!path)
         return;
     uz_seqrec d;
-    double t0 = seconds();
     UZ_CK_OK(uz_seqrec_load(path, &d));
-    double dt = seconds() - t0;
     char summary[200];
     uz_seqrec_summary(&d, summary, sizeof summary);
-    fprintf(stderr, "Beauty.txt: %s; loaded in %.3f s\n", summary, dt);
+    fprintf(stderr, "Beauty.txt: %s\n", summary);
     ck_assert_int_eq(d.n_users, 22363);
     ck_assert_int_eq(d.n_items, 12101);
     ck_assert_int_eq(d.n_items_seen, 12101);
@@ -427,7 +407,7 @@ END_TEST
 START_TEST(test_real_ml100k)
 {
     char buf[512];
-    const char *path = shared_file("ml-100k/ml-100k.inter", buf, sizeof buf);
+    const char *path = uz_test_shared_file("datasets/ml-100k/ml-100k.inter", buf, sizeof buf);
     if (!path)
         return;
     uz_seqrec d;

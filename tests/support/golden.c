@@ -4,6 +4,18 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
+
+const char *uz_test_shared_file(const char *rel, char *buf, size_t n)
+{
+    const char *src = getenv("UZ_SOURCE_DIR");
+    snprintf(buf, n, "%s/../shared/%s", src ? src : ".", rel);
+    if (access(buf, R_OK) != 0) {
+        fprintf(stderr, "skipped: %s not found (../shared is absent)\n", buf);
+        return NULL;
+    }
+    return buf;
+}
 
 uz_st_file *uz_golden_open(const char *name)
 {

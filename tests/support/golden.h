@@ -11,6 +11,11 @@
  * NULL with the error set on failure; close with uz_st_close. */
 uz_st_file *uz_golden_open(const char *name);
 
+/* $UZ_SOURCE_DIR/../shared/<rel> (or ./../shared/<rel>) in buf when it is
+ * readable; otherwise NULL, after a "skipped" line on stderr (tests on the
+ * shared data sets skip when ../shared is absent). */
+const char *uz_test_shared_file(const char *rel, char *buf, size_t n);
+
 /* Tensor `name` of the file as a new float32 tensor of the file's shape
  * (converted from any stored dtype); NULL with the error set. */
 uz_tensor *uz_golden_tensor(uz_ctx *ctx, const uz_st_file *f, const char *name);
