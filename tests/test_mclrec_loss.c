@@ -37,15 +37,6 @@
 
 enum { GB = 5, GL = 8 };
 
-static const char *golden_path(void)
-{
-    static char path[1024];
-    const char *src = getenv("UZ_SOURCE_DIR");
-    snprintf(path, sizeof path, "%s%stests/golden/mclrec_loss.safetensors", src ? src : "",
-             src ? "/" : "");
-    return path;
-}
-
 typedef struct fixture {
     uz_ctx *ctx;
     uz_st_file *f;
@@ -64,13 +55,15 @@ static void setup(fixture *x, uz_mclrec_variant variant, uz_margin_mode reg_mode
     memset(x, 0, sizeof *x);
     x->ctx = uz_ctx_new(0, 0);
     UZ_CK_NOTNULL(x->ctx);
-    UZ_CK_OK(uz_st_open(golden_path(), &x->f));
+    x->f = uz_golden_open("mclrec_loss.safetensors");
+    UZ_CK_NOTNULL(x->f);
     uz_sasrec_config ec = {.n_items = 20, .hidden = 16, .layers = 2, .heads = 2, .inner = 32,
                            .max_len = GL, .ln_eps = 1e-12f};
     x->enc_params = uz_params_new();
     UZ_CK_OK(uz_sasrec_declare(&x->enc, x->enc_params, "", &ec));
     UZ_CK_OK(uz_params_finalize(x->enc_params));
-    UZ_CK_OK(uz_sasrec_load(&x->enc, golden_path()));
+    char path[4096];
+    UZ_CK_OK(uz_sasrec_load(&x->enc, uz_golden_path("mclrec_loss.safetensors", path, sizeof path)));
 
     float w[5];
     UZ_CK_OK(uz_st_read_f32(x->f, "config", 1, (int64_t[]){5}, w));

@@ -31,15 +31,6 @@ static uz_sasrec_config golden_config(void)
                               .inner = 32, .max_len = 8, .ln_eps = 1e-12f};
 }
 
-static const char *golden_path(void)
-{
-    static char path[1024];
-    const char *src = getenv("UZ_SOURCE_DIR");
-    snprintf(path, sizeof path, "%s%stests/golden/sasrec.safetensors", src ? src : "",
-             src ? "/" : "");
-    return path;
-}
-
 typedef struct golden_batch {
     int32_t ids[GB * GL], lengths[GB], targets[GB];
 } golden_batch;
@@ -71,7 +62,8 @@ static uz_params *golden_encoder(uz_sasrec *enc, uz_sasrec_config cfg)
     uz_params *p = uz_params_new();
     UZ_CK_OK(uz_sasrec_declare(enc, p, "", &cfg));
     UZ_CK_OK(uz_params_finalize(p));
-    UZ_CK_OK(uz_sasrec_load(enc, golden_path()));
+    char path[4096];
+    UZ_CK_OK(uz_sasrec_load(enc, uz_golden_path("sasrec.safetensors", path, sizeof path)));
     return p;
 }
 
@@ -235,7 +227,9 @@ START_TEST(test_sasrec_errors)
     cfg.layers = 3; /* the golden file has two */
     UZ_CK_OK(uz_sasrec_declare(&enc, p, "", &cfg));
     UZ_CK_OK(uz_params_finalize(p));
-    ck_assert_int_ne(uz_sasrec_load(&enc, golden_path()), UZ_OK);
+    char path[4096];
+    ck_assert_int_ne(uz_sasrec_load(&enc, uz_golden_path("sasrec.safetensors", path, sizeof path)),
+                     UZ_OK);
     ck_assert_ptr_nonnull(strstr(uz_error_message(), "trm_encoder.layer.2."));
 
     uz_ctx *ctx = uz_ctx_new(0, 0);

@@ -17,18 +17,22 @@ const char *uz_test_shared_file(const char *rel, char *buf, size_t n)
     return buf;
 }
 
-uz_st_file *uz_golden_open(const char *name)
+const char *uz_golden_path(const char *name, char *buf, size_t n)
 {
     const char *root = getenv("UZ_SOURCE_DIR");
-    char path[4096];
-    int len = snprintf(path, sizeof path, "%s%stests/golden/%s", root ? root : "",
-                       root ? "/" : "", name);
-    if (len < 0 || (size_t)len >= sizeof path) {
+    int len = snprintf(buf, n, "%s%stests/golden/%s", root ? root : "", root ? "/" : "", name);
+    if (len < 0 || (size_t)len >= n) {
         UZ_FAIL(UZ_ERR_ARG, "golden: path for '%s' is too long", name);
         return NULL;
     }
+    return buf;
+}
+
+uz_st_file *uz_golden_open(const char *name)
+{
+    char path[4096];
     uz_st_file *f = NULL;
-    if (uz_st_open(path, &f) != UZ_OK)
+    if (!uz_golden_path(name, path, sizeof path) || uz_st_open(path, &f) != UZ_OK)
         return NULL;
     return f;
 }

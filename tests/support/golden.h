@@ -6,9 +6,13 @@
 
 #include "core/unizoo.h"
 
-/* Opens $UZ_SOURCE_DIR/tests/golden/<name> (UZ_SOURCE_DIR is set by CTest),
- * or tests/golden/<name> under the current directory when it is unset.
- * NULL with the error set on failure; close with uz_st_close. */
+/* $UZ_SOURCE_DIR/tests/golden/<name> (UZ_SOURCE_DIR is set by CTest), or
+ * tests/golden/<name> under the current directory when it is unset, in
+ * buf; NULL with the error set when it does not fit. */
+const char *uz_golden_path(const char *name, char *buf, size_t n);
+
+/* Opens uz_golden_path(name). NULL with the error set on failure; close
+ * with uz_st_close. */
 uz_st_file *uz_golden_open(const char *name);
 
 /* $UZ_SOURCE_DIR/../shared/<rel> (or ./../shared/<rel>) in buf when it is
