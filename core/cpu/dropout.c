@@ -5,23 +5,71 @@
 
 #include "../philox.h"
 
-/* out[i] = in[i] * scale where kept, 0 where dropped; out += when accumulate. */
-static void apply_mask(float *out, const float *in, int64_t n, float p, uint64_t seed,
-                       uint64_t stream, bool accumulate)
+#include <math.h>
+#include <string.h>
+
+#define LANE_KERNEL __attribute__((target_clones("avx2", "default")))
+
+/* Philox blocks per chunk: the rounds run lane by lane across a chunk's
+ * blocks, which the compiler vectorises (one block per lane). */
+enum { CHUNK_BLOCKS = 64 };
+
+/* The words of blocks b0 .. b0+nb (nb <= CHUNK_BLOCKS): w[4 i + k] is word k
+ * of block b0 + i, as uz_philox4x32 gives it. */
+static LANE_KERNEL void philox_chunk(uint64_t seed, uint64_t stream, uint64_t b0, int nb,
+                                     uint32_t *w)
+{
+    uint32_t c0[CHUNK_BLOCKS], c1[CHUNK_BLOCKS], c2[CHUNK_BLOCKS], c3[CHUNK_BLOCKS];
+    for (int i = 0; i < CHUNK_BLOCKS; i++) {
+        uint64_t b = b0 + (uint64_t)i;
+        c0[i] = (uint32_t)b;
+        c1[i] = (uint32_t)(b >> 32);
+        c2[i] = (uint32_t)stream;
+        c3[i] = (uint32_t)(stream >> 32);
+    }
+    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
+    for (int r = 0; r < 10; r++) {
+#pragma omp simd
+        for (int i = 0; i < CHUNK_BLOCKS; i++)
+            uz_philox_round(&c0[i], &c1[i], &c2[i], &c3[i], k0, k1);
+        k0 += UZ_PHILOX_BUMP0;
+        k1 += UZ_PHILOX_BUMP1;
+    }
+    for (int i = 0; i < nb; i++) {
+        w[4 * i] = c0[i];
+        w[4 * i + 1] = c1[i];
+        w[4 * i + 2] = c2[i];
+        w[4 * i + 3] = c3[i];
+    }
+}
+
+/* out[i] = in[i] * scale where kept, +0 where dropped; out += when
+ * accumulate. Kept means uz_philox_unit(word) >= p, i.e. the word's top 24
+ * bits >= p 2^24, compared as integers; the dropped value is masked to +0
+ * bit by bit, so the loop has no branch to stop it vectorising. */
+static LANE_KERNEL void apply_mask(float *out, const float *in, int64_t n, float p,
+                                   uint64_t seed, uint64_t stream, bool accumulate)
 {
     float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-    int64_t blocks = (n + 3) / 4;
+    uint32_t cut = (uint32_t)ceil((double)p * 16777216.0);
+    int64_t blocks = (n + 3) / 4, chunks = (blocks + CHUNK_BLOCKS - 1) / CHUNK_BLOCKS;
 #pragma omp parallel for if (n > UZ_NN_PAR_MIN) schedule(static)
-    for (int64_t bi = 0; bi < blocks; bi++) {
-        uint32_t w[4];
-        uz_philox4x32(seed, stream, (uint64_t)bi, w); /* one call, four elements */
-        int64_t i0 = bi * 4, len = n - i0 < 4 ? n - i0 : 4;
+    for (int64_t ci = 0; ci < chunks; ci++) {
+        int64_t b0 = ci * CHUNK_BLOCKS;
+        int nb = (int)(blocks - b0 < CHUNK_BLOCKS ? blocks - b0 : CHUNK_BLOCKS);
+        uint32_t w[4 * CHUNK_BLOCKS];
+        philox_chunk(seed, stream, (uint64_t)b0, nb, w);
+        int64_t i0 = 4 * b0, len = n - i0 < 4 * nb ? n - i0 : 4 * nb;
+        float *o = out + i0;
+        const float *x = in + i0;
+#pragma omp simd
         for (int64_t k = 0; k < len; k++) {
-            float v = uz_philox_unit(w[k]) < p ? 0.0f : in[i0 + k] * scale;
-            if (accumulate)
-                out[i0 + k] += v;
-            else
-                out[i0 + k] = v;
+            uint32_t bits;
+            float v = x[k] * scale;
+            memcpy(&bits, &v, sizeof bits);
+            bits &= (w[k] >> 8) < cut ? 0u : ~0u;
+            memcpy(&v, &bits, sizeof v);
+            o[k] = accumulate ? o[k] + v : v;
         }
     }
 }
