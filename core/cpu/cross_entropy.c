@@ -1,9 +1,33 @@
 /* Fused softmax cross-entropy: one log-sum-exp per row is all the forward
  * keeps; the backward writes softmax minus the (smoothed) target straight
- * into the logits' gradient. */
+ * into the logits' gradient. Whole rows go through libmvec's vector expf
+ * (simd_math.h) and the row sums through the fixed lanes of row_sum.h, so a
+ * row's result does not depend on the thread count. */
 #include "nn.h"
+#include "row_sum.h"
 
 #include <math.h>
+
+ROW_KERNEL static double lse_row(const float *xr, int64_t c)
+{
+    float mx = -INFINITY;
+    for (int64_t j = 0; j < c; j++)
+        mx = xr[j] > mx ? xr[j] : mx;
+    return (double)mx + log(row_sum_exp(xr, c, mx));
+}
+
+ROW_KERNEL static double sum_row(const float *xr, int64_t c)
+{
+    return row_sum(xr, c);
+}
+
+ROW_KERNEL static void softmax_grad_row(float *dr, const float *xr, int64_t c, float lse,
+                                        float scale, float off)
+{
+#pragma omp simd
+    for (int64_t j = 0; j < c; j++)
+        dr[j] += scale * (expf(xr[j] - lse) - off);
+}
 
 void uz_cpu_cross_entropy_forward(float *loss, float *lse, float *row_loss, const float *x,
                                   const int32_t *targets, int64_t n, int64_t c,
@@ -18,15 +42,8 @@ void uz_cpu_cross_entropy_forward(float *loss, float *lse, float *row_loss, cons
             continue;
         }
         const float *xr = x + r * c;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < c; j++)
-            mx = xr[j] > mx ? xr[j] : mx;
-        double sum = 0.0, xsum = 0.0;
-        for (int64_t j = 0; j < c; j++) {
-            sum += (double)expf(xr[j] - mx);
-            xsum += (double)xr[j];
-        }
-        double l = (double)mx + log(sum);
+        double l = lse_row(xr, c);
+        double xsum = smoothing != 0.0f ? sum_row(xr, c) : 0.0;
         lse[r] = (float)l;
         /* (1-s) * -log p_t + s * mean_j(-log p_j), with -log p_j = lse - x_j. */
         row_loss[r] = (float)(l - (1.0 - (double)smoothing) * (double)xr[t] -
@@ -52,10 +69,7 @@ void uz_cpu_cross_entropy_backward(float *dx, const float *dloss, const float *x
         int32_t t = targets[r];
         if (t == ignore_index)
             continue;
-        const float *xr = x + r * c;
-        float *dr = dx + r * c, l = lse[r];
-        for (int64_t j = 0; j < c; j++)
-            dr[j] += scale * (expf(xr[j] - l) - off);
-        dr[t] -= scale * on;
+        softmax_grad_row(dx + r * c, x + r * c, c, lse[r], scale, off);
+        dx[r * c + t] -= scale * on;
     }
 }

@@ -4,11 +4,9 @@
 #include "nn.h"
 
 #include "../philox.h"
+#include "row_sum.h"
 
 #include <math.h>
-#include <string.h>
-
-#define LANE_KERNEL __attribute__((target_clones("avx2", "default")))
 
 /* Philox blocks per chunk: the rounds run lane by lane across a chunk's
  * blocks, which the compiler vectorises (one block per lane). */
@@ -16,7 +14,7 @@ enum { CHUNK_BLOCKS = 64 };
 
 /* The words of blocks b0 .. b0+nb (nb <= CHUNK_BLOCKS): w[4 i + k] is word k
  * of block b0 + i, as uz_philox4x32 gives it. */
-static LANE_KERNEL void philox_chunk(uint64_t seed, uint64_t stream, uint64_t b0, int nb,
+static ROW_KERNEL void philox_chunk(uint64_t seed, uint64_t stream, uint64_t b0, int nb,
                                      uint32_t *w)
 {
     uint32_t c0[CHUNK_BLOCKS], c1[CHUNK_BLOCKS], c2[CHUNK_BLOCKS], c3[CHUNK_BLOCKS];
@@ -45,9 +43,9 @@ static LANE_KERNEL void philox_chunk(uint64_t seed, uint64_t stream, uint64_t b0
 
 /* out[i] = in[i] * scale where kept, +0 where dropped; out += when
  * accumulate. Kept means uz_philox_unit(word) >= p, i.e. the word's top 24
- * bits >= p 2^24, compared as integers; the dropped value is masked to +0
- * bit by bit, so the loop has no branch to stop it vectorising. */
-static LANE_KERNEL void apply_mask(float *out, const float *in, int64_t n, float p,
+ * bits >= p 2^24, compared as integers (a float compare may trap, which
+ * also stops the vectoriser). */
+static ROW_KERNEL void apply_mask(float *out, const float *in, int64_t n, float p,
                                    uint64_t seed, uint64_t stream, bool accumulate)
 {
     float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
@@ -64,11 +62,7 @@ static LANE_KERNEL void apply_mask(float *out, const float *in, int64_t n, float
         const float *x = in + i0;
 #pragma omp simd
         for (int64_t k = 0; k < len; k++) {
-            uint32_t bits;
-            float v = x[k] * scale;
-            memcpy(&bits, &v, sizeof bits);
-            bits &= (w[k] >> 8) < cut ? 0u : ~0u;
-            memcpy(&v, &bits, sizeof v);
+            float v = uz_simd_keep(x[k] * scale, (w[k] >> 8) >= cut);
             o[k] = accumulate ? o[k] + v : v;
         }
     }

@@ -1,59 +1,9 @@
 /* Layer norm over rows: forward saves mean and rstd, backward is the
  * closed form dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w. */
 #include "nn.h"
+#include "row_sum.h"
 
 #include <math.h>
-
-/* The row loops are compiled twice, for AVX2 and for the x86-64 baseline
- * (SSE2), and the loader picks one (GNU ifunc), so a default build still runs
- * 8 lanes wide where it can. Both give the same bits: the sums run in explicit
- * lanes in a fixed order and AVX2 has no FMA to contract into. */
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-#define ROW_KERNEL __attribute__((target_clones("avx2", "default")))
-#define INLINE __attribute__((always_inline)) inline
-#else
-#define ROW_KERNEL
-#define INLINE inline
-#endif
-
-/* Row sums run in float over chunks of SUM_CHUNK elements and add the chunk
- * sums in double, so the rounding error grows with the chunk length, not the
- * row length. Within a chunk each of LANES accumulators sums every LANES-th
- * element (independent chains: a single vector accumulator would leave the
- * loop waiting on the add latency) and the lanes are added in a fixed tree.
- * The order is fixed at compile time: the same for any thread count and any
- * vector width. */
-enum { SUM_CHUNK = 256, LANES = 16 };
-
-static INLINE int64_t chunk_len(int64_t j0, int64_t c)
-{
-    return c - j0 < SUM_CHUNK ? c - j0 : SUM_CHUNK;
-}
-
-/* The lanes added pairwise in a fixed tree, written out so that it stays in
- * vector registers. */
-static INLINE float lanes_total(const float *acc)
-{
-    float a[LANES / 2], b[LANES / 4];
-    for (int k = 0; k < LANES / 2; k++)
-        a[k] = acc[k] + acc[k + LANES / 2];
-    for (int k = 0; k < LANES / 4; k++)
-        b[k] = a[k] + a[k + LANES / 4];
-    return (b[0] + b[2]) + (b[1] + b[3]);
-}
-
-static INLINE float chunk_sum(const float *x, int64_t len)
-{
-    float acc[LANES] = {0.0f}, tail = 0.0f;
-    int64_t full = len / LANES * LANES;
-    for (int64_t j = 0; j < full; j += LANES)
-#pragma omp simd
-        for (int64_t k = 0; k < LANES; k++)
-            acc[k] += x[j + k];
-    for (int64_t j = full; j < len; j++)
-        tail += x[j];
-    return lanes_total(acc) + tail;
-}
 
 static INLINE float chunk_sq_dev(const float *x, int64_t len, float mu)
 {

@@ -10,6 +10,9 @@
 #define UZ_CPU_SIMD_MATH_H
 
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
 
 #if defined(__GLIBC__) && defined(__x86_64__) && defined(_OPENMP) && !defined(__FAST_MATH__)
 #pragma omp declare simd notinbranch
@@ -17,5 +20,16 @@ float erff(float x);
 #pragma omp declare simd notinbranch
 float expf(float x);
 #endif
+
+/* v where keep, else +0, without a branch: a branch in a loop body stops
+ * the vectoriser (the compiler sinks v's computation into it). */
+static inline float uz_simd_keep(float v, bool keep)
+{
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits &= keep ? ~0u : 0u;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
 
 #endif

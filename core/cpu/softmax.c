@@ -1,7 +1,44 @@
 /* Softmax and log-softmax over rows, with an optional broadcast additive mask. */
 #include "nn.h"
+#include "row_sum.h"
 
 #include <math.h>
+
+/* Row r's softmax (or log-softmax) of x into y (y may be x), given its
+ * finite max: the exponentials on libmvec's vector expf, the sum in the
+ * fixed lanes of row_sum.h. */
+ROW_KERNEL static void normalize_row(float *yr, const float *xr, int64_t c, float mx,
+                                     bool log_space)
+{
+    if (log_space) {
+        float lsum = (float)log(row_sum_exp(xr, c, mx));
+        for (int64_t j = 0; j < c; j++)
+            yr[j] = (xr[j] - mx) - lsum;
+        return;
+    }
+#pragma omp simd
+    for (int64_t j = 0; j < c; j++)
+        yr[j] = expf(xr[j] - mx);
+    float inv = (float)(1.0 / row_sum(yr, c));
+    for (int64_t j = 0; j < c; j++)
+        yr[j] *= inv;
+}
+
+/* dx += dy - softmax * sum(dy) for a log-softmax row; excluded entries
+ * (-inf outputs) are constants: they neither pass their upstream gradient
+ * on nor get one. */
+ROW_KERNEL static void log_softmax_grad_row(float *dr, const float *gr, const float *yr,
+                                            int64_t c)
+{
+    double acc = 0.0;
+    for (int64_t j = 0; j < c; j++)
+        if (yr[j] != -INFINITY)
+            acc += (double)gr[j];
+    float s = (float)acc;
+#pragma omp simd
+    for (int64_t j = 0; j < c; j++)
+        dr[j] += uz_simd_keep(gr[j] - expf(yr[j]) * s, yr[j] != -INFINITY);
+}
 
 /* Offset of row r's first mask element: r decomposed over the outer dims. */
 static int64_t mask_row_offset(const uz_nn_mask *m, int64_t r)
@@ -38,23 +75,7 @@ void uz_cpu_softmax_forward(float *y, const float *x, const uz_nn_mask *mask, in
                 yr[j] = log_space ? -INFINITY : 0.0f;
             continue;
         }
-        double sum = 0.0;
-        if (log_space) {
-            for (int64_t j = 0; j < c; j++)
-                sum += (double)expf(xr[j] - mx);
-            float lsum = (float)log(sum);
-            for (int64_t j = 0; j < c; j++)
-                yr[j] = (xr[j] - mx) - lsum;
-        } else {
-            for (int64_t j = 0; j < c; j++) {
-                float e = expf(xr[j] - mx);
-                yr[j] = e;
-                sum += (double)e;
-            }
-            float inv = (float)(1.0 / sum);
-            for (int64_t j = 0; j < c; j++)
-                yr[j] *= inv;
-        }
+        normalize_row(yr, xr, c, mx, log_space);
     }
 }
 
@@ -65,18 +86,10 @@ void uz_cpu_softmax_backward(float *dx, const float *dy, const float *y, int64_t
     for (int64_t r = 0; r < n; r++) {
         const float *yr = y + r * c, *gr = dy + r * c;
         float *dr = dx + r * c;
-        double acc = 0.0;
         if (log_space) {
-            /* Excluded entries (-inf outputs) are constants: they neither
-             * pass their upstream gradient on nor get one. */
-            for (int64_t j = 0; j < c; j++)
-                if (yr[j] != -INFINITY)
-                    acc += (double)gr[j];
-            float s = (float)acc;
-            for (int64_t j = 0; j < c; j++)
-                if (yr[j] != -INFINITY)
-                    dr[j] += gr[j] - expf(yr[j]) * s;
+            log_softmax_grad_row(dr, gr, yr, c);
         } else {
+            double acc = 0.0;
             for (int64_t j = 0; j < c; j++)
                 acc += (double)gr[j] * (double)yr[j];
             float s = (float)acc;
