@@ -49,9 +49,11 @@ struct uz_kernels_nn {
                                   const int32_t *targets, int64_t n, int64_t c,
                                   int32_t ignore_index, float smoothing, int64_t count);
     /* dx[i, j] += dloss[0] / count * (softmax_ij - smoothing / c - (1 - smoothing) [j == t_i])
-     * for non-ignored rows, softmax recomputed from x and lse. dloss is read
-     * by the kernel so that it may live in device memory. */
-    void (*cross_entropy_backward)(float *dx, const float *dloss, const float *x,
+     * for non-ignored rows, softmax recomputed from x and lse; dx_assign: dx
+     * is written as if it held zeros (ignored rows, and every row when count
+     * is 0, become 0). dloss is read by the kernel so that it may live in
+     * device memory. */
+    void (*cross_entropy_backward)(float *dx, bool dx_assign, const float *dloss, const float *x,
                                    const float *lse, const int32_t *targets, int64_t n, int64_t c,
                                    int32_t ignore_index, float smoothing, int64_t count);
 
@@ -69,8 +71,9 @@ struct uz_kernels_nn {
      * otherwise scaled by 1 / (1 - p); p == 1 drops everything. */
     void (*dropout_forward)(float *y, const float *x, int64_t n, float p, uint64_t seed,
                             uint64_t stream);
-    void (*dropout_backward)(float *dx, const float *dy, int64_t n, float p, uint64_t seed,
-                             uint64_t stream);
+    /* dx += the masked dy; dx_assign: dx is written as if it held zeros. */
+    void (*dropout_backward)(float *dx, bool dx_assign, const float *dy, int64_t n, float p,
+                             uint64_t seed, uint64_t stream);
 
     /* y[i, :] = table[ids[i], :] for n ids in [0, V), rows of d. */
     void (*embedding_forward)(float *y, const float *table, const int32_t *ids, int64_t n,

@@ -122,6 +122,16 @@ static uz_tensor *f_ce(uz_ctx *ctx, uz_tensor **in, void *user)
     return uz_cross_entropy(ctx, x, c->t, c->ignore, c->smoothing);
 }
 
+/* Two losses on the same logits: the first backward writes their gradient
+ * (a fresh buffer), the second adds to it. */
+static uz_tensor *f_ce_twice(uz_ctx *ctx, uz_tensor **in, void *user)
+{
+    const ce_case *c = user;
+    static const int32_t other[4] = {3, 3, -100, 2};
+    return uz_add(ctx, uz_cross_entropy(ctx, in[0], c->t, c->ignore, c->smoothing),
+                  uz_cross_entropy(ctx, in[0], other, c->ignore, c->smoothing));
+}
+
 START_TEST(test_ce_grad)
 {
     uz_ctx *ctx = uz_ctx_new(0, 0);
@@ -133,6 +143,8 @@ START_TEST(test_ce_grad)
     ck_assert_msg(uz_gradcheck(in, 1, f_ce, &plain, UZ_GC_DEFAULT, msg, sizeof msg), "plain: %s", msg);
     ce_case smooth = {t, -100, 0.3f, false};
     ck_assert_msg(uz_gradcheck(in, 1, f_ce, &smooth, UZ_GC_DEFAULT, msg, sizeof msg), "smoothing: %s", msg);
+    ck_assert_msg(uz_gradcheck(in, 1, f_ce_twice, &smooth, UZ_GC_DEFAULT, msg, sizeof msg),
+                  "two losses: %s", msg);
     const int32_t t4[4] = {1, 4, 2, 4};
     ce_case ign_in_range = {t4, 4, 0.1f, false};
     ck_assert_msg(uz_gradcheck(in, 1, f_ce, &ign_in_range, UZ_GC_DEFAULT, msg, sizeof msg), "ignore 4: %s", msg);

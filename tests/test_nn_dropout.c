@@ -101,6 +101,17 @@ static uz_tensor *f_dropout(uz_ctx *ctx, uz_tensor **in, void *user)
     return uz_dropout(ctx, x, 0.4f, true);
 }
 
+/* Two masks of the same input: the first backward writes its gradient (a
+ * fresh buffer), the second adds to it. */
+static uz_tensor *f_dropout_twice(uz_ctx *ctx, uz_tensor **in, void *user)
+{
+    (void)user;
+    uz_ctx_set_seed(ctx, 31);
+    uz_ctx_set_stream(ctx, 4);
+    uz_tensor *a = uz_dropout(ctx, in[0], 0.4f, true);
+    return uz_add(ctx, a, uz_dropout(ctx, in[0], 0.3f, true));
+}
+
 START_TEST(test_dropout_grad)
 {
     uz_ctx *ctx = uz_ctx_new(0, 0);
@@ -108,6 +119,8 @@ START_TEST(test_dropout_grad)
     uz_tensor *in[1];
     in[0] = uz_test_rand(ctx, 2, (int64_t[]){4, 6}, 1, -1, 1);
     ck_assert_msg(uz_gradcheck(in, 1, f_dropout, NULL, UZ_GC_DEFAULT, msg, sizeof msg), "plain: %s", msg);
+    ck_assert_msg(uz_gradcheck(in, 1, f_dropout_twice, NULL, UZ_GC_DEFAULT, msg, sizeof msg),
+                  "two masks: %s", msg);
     int nc = 1;
     ck_assert_msg(uz_gradcheck(in, 1, f_dropout, &nc, UZ_GC_DEFAULT, msg, sizeof msg), "non-contiguous: %s", msg);
     uz_ctx_free(ctx);

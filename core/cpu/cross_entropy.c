@@ -7,6 +7,7 @@
 #include "row_sum.h"
 
 #include <math.h>
+#include <string.h>
 
 ROW_KERNEL static double lse_row(const float *xr, int64_t c)
 {
@@ -21,12 +22,13 @@ ROW_KERNEL static double sum_row(const float *xr, int64_t c)
     return row_sum(xr, c);
 }
 
-ROW_KERNEL static void softmax_grad_row(float *dr, const float *xr, int64_t c, float lse,
-                                        float scale, float off)
+/* assign writes 0 + the term: the bits of adding it to a zeroed row. */
+ROW_KERNEL static void softmax_grad_row(float *dr, bool assign, const float *xr, int64_t c,
+                                        float lse, float scale, float off)
 {
 #pragma omp simd
     for (int64_t j = 0; j < c; j++)
-        dr[j] += scale * (expf(xr[j] - lse) - off);
+        dr[j] = (assign ? 0.0f : dr[j]) + scale * (expf(xr[j] - lse) - off);
 }
 
 void uz_cpu_cross_entropy_forward(float *loss, float *lse, float *row_loss, const float *x,
@@ -56,20 +58,26 @@ void uz_cpu_cross_entropy_forward(float *loss, float *lse, float *row_loss, cons
     loss[0] = count ? (float)(total / (double)count) : NAN;
 }
 
-void uz_cpu_cross_entropy_backward(float *dx, const float *dloss, const float *x,
+void uz_cpu_cross_entropy_backward(float *dx, bool dx_assign, const float *dloss, const float *x,
                                    const float *lse, const int32_t *targets, int64_t n, int64_t c,
                                    int32_t ignore_index, float smoothing, int64_t count)
 {
-    if (!count)
+    if (!count) {
+        if (dx_assign)
+            memset(dx, 0, sizeof(float) * (size_t)(n * c));
         return;
+    }
     float scale = dloss[0] / (float)count;
     float off = smoothing / (float)c, on = 1.0f - smoothing;
 #pragma omp parallel for if (n * c > UZ_NN_PAR_MIN) schedule(static)
     for (int64_t r = 0; r < n; r++) {
         int32_t t = targets[r];
-        if (t == ignore_index)
+        if (t == ignore_index) {
+            if (dx_assign)
+                memset(dx + r * c, 0, sizeof(float) * (size_t)c);
             continue;
-        softmax_grad_row(dx + r * c, x + r * c, c, lse[r], scale, off);
+        }
+        softmax_grad_row(dx + r * c, dx_assign, x + r * c, c, lse[r], scale, off);
         dx[r * c + t] -= scale * on;
     }
 }

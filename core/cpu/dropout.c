@@ -42,7 +42,8 @@ static ROW_KERNEL void philox_chunk(uint64_t seed, uint64_t stream, uint64_t b0,
 }
 
 /* out[i] = in[i] * scale where kept, +0 where dropped; out += when
- * accumulate. Kept means uz_philox_unit(word) >= p, i.e. the word's top 24
+ * accumulate (written as 0 + v otherwise, the same bits as adding to a
+ * zeroed buffer). Kept means uz_philox_unit(word) >= p, i.e. the word's top 24
  * bits >= p 2^24, compared as integers (a float compare may trap, which
  * also stops the vectoriser). */
 static ROW_KERNEL void apply_mask(float *out, const float *in, int64_t n, float p,
@@ -63,7 +64,7 @@ static ROW_KERNEL void apply_mask(float *out, const float *in, int64_t n, float 
 #pragma omp simd
         for (int64_t k = 0; k < len; k++) {
             float v = uz_simd_keep(x[k] * scale, (w[k] >> 8) >= cut);
-            o[k] = accumulate ? o[k] + v : v;
+            o[k] = (accumulate ? o[k] : 0.0f) + v;
         }
     }
 }
@@ -74,8 +75,8 @@ void uz_cpu_dropout_forward(float *y, const float *x, int64_t n, float p, uint64
     apply_mask(y, x, n, p, seed, stream, false);
 }
 
-void uz_cpu_dropout_backward(float *dx, const float *dy, int64_t n, float p, uint64_t seed,
-                             uint64_t stream)
+void uz_cpu_dropout_backward(float *dx, bool dx_assign, const float *dy, int64_t n, float p,
+                             uint64_t seed, uint64_t stream)
 {
-    apply_mask(dx, dy, n, p, seed, stream, true);
+    apply_mask(dx, dy, n, p, seed, stream, !dx_assign);
 }

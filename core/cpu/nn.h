@@ -16,7 +16,7 @@ void uz_cpu_softmax_backward(float *dx, const float *dy, const float *y, int64_t
 void uz_cpu_cross_entropy_forward(float *loss, float *lse, float *row_loss, const float *x,
                                   const int32_t *targets, int64_t n, int64_t c,
                                   int32_t ignore_index, float smoothing, int64_t count);
-void uz_cpu_cross_entropy_backward(float *dx, const float *dloss, const float *x,
+void uz_cpu_cross_entropy_backward(float *dx, bool dx_assign, const float *dloss, const float *x,
                                    const float *lse, const int32_t *targets, int64_t n, int64_t c,
                                    int32_t ignore_index, float smoothing, int64_t count);
 
@@ -28,8 +28,8 @@ void uz_cpu_layer_norm_backward(float *dx, bool dx_assign, float *dw, float *db,
 
 void uz_cpu_dropout_forward(float *y, const float *x, int64_t n, float p, uint64_t seed,
                             uint64_t stream);
-void uz_cpu_dropout_backward(float *dx, const float *dy, int64_t n, float p, uint64_t seed,
-                             uint64_t stream);
+void uz_cpu_dropout_backward(float *dx, bool dx_assign, const float *dy, int64_t n, float p,
+                             uint64_t seed, uint64_t stream);
 
 void uz_cpu_embedding_forward(float *y, const float *table, const int32_t *ids, int64_t n,
                               int64_t d);

@@ -195,7 +195,7 @@ __global__ void ce_total_kernel(float *loss, const float *row_loss, int64_t n, i
         loss[0] = count ? (float)(acc / (double)count) : NAN;
 }
 
-__global__ void ce_backward_kernel(float *dx, const float *dloss, const float *x,
+__global__ void ce_backward_kernel(float *dx, bool assign, const float *dloss, const float *x,
                                    const float *lse, const int32_t *targets, int64_t n,
                                    int64_t c, int32_t ignore_index, float smoothing,
                                    int64_t count)
@@ -205,13 +205,17 @@ __global__ void ce_backward_kernel(float *dx, const float *dloss, const float *x
     ROW_LOOP(r, n)
     {
         int32_t t = targets[r];
-        if (t == ignore_index)
+        float *dr = dx + r * c;
+        if (t == ignore_index) {
+            if (assign)
+                COL_LOOP(j, c) dr[j] = 0.0f;
             continue;
+        }
         const float *xr = x + r * c;
-        float *dr = dx + r * c, l = lse[r];
+        float l = lse[r];
         COL_LOOP(j, c)
         {
-            float v = dr[j] + scale * (expf(xr[j] - l) - off);
+            float v = (assign ? 0.0f : dr[j]) + scale * (expf(xr[j] - l) - off);
             // The target's extra term is a second step, as on the CPU.
             dr[j] = j == t ? v - scale * on : v;
         }
@@ -234,17 +238,22 @@ void cu_ce_forward(float *loss, float *lse, float *row_loss, const float *x,
     uz_cu_launched("cross_entropy");
 }
 
-void cu_ce_backward(float *dx, const float *dloss, const float *x, const float *lse,
-                    const int32_t *targets, int64_t n, int64_t c, int32_t ignore_index,
-                    float smoothing, int64_t count)
+void cu_ce_backward(float *dx, bool dx_assign, const float *dloss, const float *x,
+                    const float *lse, const int32_t *targets, int64_t n, int64_t c,
+                    int32_t ignore_index, float smoothing, int64_t count)
 {
-    if (!count || n == 0)
+    if (n == 0)
         return;
+    if (!count) {
+        if (dx_assign)
+            cudaMemsetAsync(dx, 0, sizeof(float) * (size_t)(n * c), uz_cu_stream());
+        return;
+    }
     const int32_t *t = uz_cu_upload_i32(targets, n, 0);
     if (!t)
         return;
     ce_backward_kernel<<<row_blocks(n), ROW_THREADS, 0, uz_cu_stream()>>>(
-        dx, dloss, x, lse, t, n, c, ignore_index, smoothing, count);
+        dx, dx_assign, dloss, x, lse, t, n, c, ignore_index, smoothing, count);
     uz_cu_launched("cross_entropy_backward");
 }
 
@@ -389,7 +398,7 @@ __global__ void dropout_kernel(float *out, const float *in, int64_t n, float p, 
         for (int k = 0; k < 4 && i0 + k < n; k++) {
             float u = uz_philox_unit(w[k]);
             float v = u < p ? 0.0f : in[i0 + k] * scale;
-            out[i0 + k] = accumulate ? out[i0 + k] + v : v;
+            out[i0 + k] = (accumulate ? out[i0 + k] : 0.0f) + v;
         }
     }
 }
@@ -411,10 +420,10 @@ void cu_dropout_forward(float *y, const float *x, int64_t n, float p, uint64_t s
     dropout(y, x, n, p, seed, stream, false);
 }
 
-void cu_dropout_backward(float *dx, const float *dy, int64_t n, float p, uint64_t seed,
-                         uint64_t stream)
+void cu_dropout_backward(float *dx, bool dx_assign, const float *dy, int64_t n, float p,
+                         uint64_t seed, uint64_t stream)
 {
-    dropout(dx, dy, n, p, seed, stream, true);
+    dropout(dx, dy, n, p, seed, stream, !dx_assign);
 }
 
 // ---- embedding -----------------------------------------------------------------------------

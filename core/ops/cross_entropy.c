@@ -21,13 +21,13 @@ static uz_status ce_backward(uz_ctx *ctx, uz_node *node)
 {
     uz_tensor *x = node->in[0];
     const ce_saved *s = node->saved;
-    float *dx = uz_grad_buf(ctx, x);
+    bool fresh;
+    float *dx = uz_grad_buf_fresh(ctx, x, &fresh);
     if (!dx)
         return uz_error_status();
-    uz_backend_for(x->device)->nn->cross_entropy_backward(dx, node->out->grad->data, x->data,
+    uz_backend_for(x->device)->nn->cross_entropy_backward(dx, fresh, node->out->grad->data, x->data,
                                                           s->lse, s->targets, s->n, s->c,
-                                                          s->ignore_index, s->smoothing,
-                                                          s->count);
+                                                          s->ignore_index, s->smoothing, s->count);
     return UZ_OK;
 }
 

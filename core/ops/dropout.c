@@ -14,10 +14,11 @@ static uz_status dropout_backward(uz_ctx *ctx, uz_node *node)
 {
     uz_tensor *x = node->in[0];
     const dropout_saved *s = node->saved;
-    float *dx = uz_grad_buf(ctx, x);
+    bool fresh;
+    float *dx = uz_grad_buf_fresh(ctx, x, &fresh);
     if (!dx)
         return uz_error_status();
-    uz_backend_for(x->device)->nn->dropout_backward(dx, node->out->grad->data,
+    uz_backend_for(x->device)->nn->dropout_backward(dx, fresh, node->out->grad->data,
                                                     uz_tensor_numel(x), s->p, s->seed,
                                                     s->stream);
     return UZ_OK;
