@@ -11,9 +11,7 @@
 
 ROW_KERNEL static double lse_row(const float *xr, int64_t c)
 {
-    float mx = -INFINITY;
-    for (int64_t j = 0; j < c; j++)
-        mx = xr[j] > mx ? xr[j] : mx;
+    float mx = row_max(xr, c);
     return (double)mx + log(row_sum_exp(xr, c, mx));
 }
 

@@ -5,6 +5,7 @@
 #ifndef UZ_CPU_ROW_SUM_H
 #define UZ_CPU_ROW_SUM_H
 
+#include <math.h>
 #include <stdint.h>
 
 #include "simd_math.h"
@@ -67,6 +68,25 @@ static INLINE double row_sum(const float *x, int64_t c)
     for (int64_t j0 = 0; j0 < c; j0 += SUM_CHUNK)
         total += (double)chunk_sum(x + j0, chunk_len(j0, c));
     return total;
+}
+
+/* max_j x_j over a row, NaNs skipped (-inf when all are): each lane keeps
+ * x > m ? x : m (one MAXPS), which is exact, so any order gives these bits. */
+static INLINE float row_max(const float *x, int64_t c)
+{
+    float acc[LANES], m = -INFINITY;
+    for (int k = 0; k < LANES; k++)
+        acc[k] = -INFINITY;
+    int64_t full = c / LANES * LANES;
+    for (int64_t j = 0; j < full; j += LANES)
+#pragma omp simd
+        for (int64_t k = 0; k < LANES; k++)
+            acc[k] = x[j + k] > acc[k] ? x[j + k] : acc[k];
+    for (int64_t j = full; j < c; j++)
+        m = x[j] > m ? x[j] : m;
+    for (int k = 0; k < LANES; k++)
+        m = acc[k] > m ? acc[k] : m;
+    return m;
 }
 
 /* sum_j exp(x_j - mx) over a row: each chunk's exponentials (libmvec's

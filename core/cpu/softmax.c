@@ -4,12 +4,18 @@
 
 #include <math.h>
 
-/* Row r's softmax (or log-softmax) of x into y (y may be x), given its
- * finite max: the exponentials on libmvec's vector expf, the sum in the
- * fixed lanes of row_sum.h. */
-ROW_KERNEL static void normalize_row(float *yr, const float *xr, int64_t c, float mx,
-                                     bool log_space)
+/* A row's softmax (or log-softmax) of x into y (y may be x): the
+ * exponentials on libmvec's vector expf, the max and sum in the fixed lanes
+ * of row_sum.h. A row with nothing left to normalise over (all -inf) is an
+ * empty distribution. */
+ROW_KERNEL static void normalize_row(float *yr, const float *xr, int64_t c, bool log_space)
 {
+    float mx = row_max(xr, c);
+    if (mx == -INFINITY) {
+        for (int64_t j = 0; j < c; j++)
+            yr[j] = log_space ? -INFINITY : 0.0f;
+        return;
+    }
     if (log_space) {
         float lsum = (float)log(row_sum_exp(xr, c, mx));
         for (int64_t j = 0; j < c; j++)
@@ -66,16 +72,7 @@ void uz_cpu_softmax_forward(float *y, const float *x, const uz_nn_mask *mask, in
                 yr[j] = xr[j] + mr[j * ms];
             xr = yr;
         }
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < c; j++)
-            mx = xr[j] > mx ? xr[j] : mx;
-        if (mx == -INFINITY) {
-            /* Nothing left to normalise over: an empty distribution. */
-            for (int64_t j = 0; j < c; j++)
-                yr[j] = log_space ? -INFINITY : 0.0f;
-            continue;
-        }
-        normalize_row(yr, xr, c, mx, log_space);
+        normalize_row(yr, xr, c, log_space);
     }
 }
 
