@@ -12,17 +12,54 @@ typedef struct view_saved {
     int64_t stride[UZ_MAX_DIMS];      /* of the view, over that gradient */
 } view_saved;
 
+/* When the view reaches every element of its input once (a transpose or
+ * permute of the whole tensor), the strides through which the input's
+ * gradient reads the view's contiguous gradient, into src_stride. */
+static bool permutes_input(const uz_tensor *in, const uz_tensor *out, const view_saved *s,
+                           int64_t *src_stride)
+{
+    if (s->offset != 0 || uz_tensor_numel(in) != uz_tensor_numel(out))
+        return false;
+    int64_t in_stride = 1, out_stride[UZ_MAX_DIMS], o = 1;
+    for (int k = out->ndim - 1; k >= 0; k--) {
+        out_stride[k] = o;
+        o *= out->shape[k];
+    }
+    for (int d = in->ndim - 1; d >= 0; d--) {
+        src_stride[d] = 0; /* a size-1 dim is never stepped along */
+        if (in->shape[d] > 1) {
+            int k = 0;
+            while (k < out->ndim && !(out->shape[k] == in->shape[d] && s->stride[k] == in_stride))
+                k++;
+            if (k == out->ndim)
+                return false;
+            src_stride[d] = out_stride[k];
+        }
+        in_stride *= in->shape[d];
+    }
+    return true;
+}
+
 static uz_status view_backward(uz_ctx *ctx, uz_node *n)
 {
     uz_tensor *in = n->in[0], *out = n->out;
     if (!in->requires_grad)
         return UZ_OK;
-    float *gi = uz_grad_buf(ctx, in);
+    bool fresh;
+    float *gi = uz_grad_buf_fresh(ctx, in, &fresh);
     if (!gi)
         return uz_error_status();
     const view_saved *s = n->saved;
-    uz_backend_for(out->device)->copy->scatter_add(gi + s->offset, s->stride, out->grad->data,
-                                                   out->ndim, out->shape);
+    const uz_backend *be = uz_backend_for(out->device);
+    int64_t src_stride[UZ_MAX_DIMS];
+    if (fresh && permutes_input(in, out, s, src_stride)) {
+        /* The first gradient to arrive: read straight into place, no zero fill. */
+        be->copy->gather(gi, out->grad->data, in->ndim, in->shape, src_stride);
+        return UZ_OK;
+    }
+    if (fresh)
+        be->copy->fill(gi, 0.0f, uz_tensor_numel(in));
+    be->copy->scatter_add(gi + s->offset, s->stride, out->grad->data, out->ndim, out->shape);
     return UZ_OK;
 }
 
