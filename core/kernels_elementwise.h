@@ -39,8 +39,9 @@ struct uz_kernels_elementwise {
     void (*binary)(uz_binary_op op, float *out, const float *a, const int64_t *a_stride,
                    const float *b, const int64_t *b_stride, int ndim, const int64_t *shape);
     /* grad += gout * d(a op b)/d(a) (wrt 0) or d/d(b) (wrt 1); out is the
-     * forward result. grad, gout and out are contiguous over shape. */
-    void (*binary_backward)(uz_binary_op op, int wrt, float *grad, const float *gout,
+     * forward result. grad, gout and out are contiguous over shape. assign:
+     * grad is written as if it held zeros. */
+    void (*binary_backward)(uz_binary_op op, int wrt, bool assign, float *grad, const float *gout,
                             const float *out, const float *a, const int64_t *a_stride,
                             const float *b, const int64_t *b_stride, int ndim,
                             const int64_t *shape);

@@ -154,7 +154,9 @@ static void bin_run(uz_binary_op op, float *o, const float *a, int64_t sa, const
     }
 }
 
-/* gr[j] += EXPR(g = go[j], z = out[j], x = a[j*sa], y = b[j*sb]). */
+/* gr[j] += EXPR(g = go[j], z = out[j], x = a[j*sa], y = b[j*sb]); assign
+ * writes 0 + EXPR instead (the bits of adding to a zeroed buffer, without
+ * the fill). */
 #define BIN_GRAD_LOOP(EXPR)                                                                  \
     do {                                                                                     \
         if (sa == 1 && sb == 1) {                                                            \
@@ -162,7 +164,7 @@ static void bin_run(uz_binary_op op, float *o, const float *a, int64_t sa, const
             {                                                                                \
                 float g = go[j], z = out[j], x = a[j], y = b[j];                             \
                 (void)z, (void)x, (void)y;                                                   \
-                gr[j] += (EXPR);                                                             \
+                gr[j] = (assign ? 0.0f : gr[j]) + (EXPR);                                    \
             }                                                                                \
         } else if (sa == 1 && sb == 0) {                                                     \
             float y = b[0];                                                                  \
@@ -171,7 +173,7 @@ static void bin_run(uz_binary_op op, float *o, const float *a, int64_t sa, const
             {                                                                                \
                 float g = go[j], z = out[j], x = a[j];                                       \
                 (void)z, (void)x;                                                            \
-                gr[j] += (EXPR);                                                             \
+                gr[j] = (assign ? 0.0f : gr[j]) + (EXPR);                                    \
             }                                                                                \
         } else if (sa == 0 && sb == 1) {                                                     \
             float x = a[0];                                                                  \
@@ -180,20 +182,21 @@ static void bin_run(uz_binary_op op, float *o, const float *a, int64_t sa, const
             {                                                                                \
                 float g = go[j], z = out[j], y = b[j];                                       \
                 (void)z, (void)y;                                                            \
-                gr[j] += (EXPR);                                                             \
+                gr[j] = (assign ? 0.0f : gr[j]) + (EXPR);                                    \
             }                                                                                \
         } else {                                                                             \
             for (int64_t j = 0; j < n; j++) {                                                \
                 float g = go[j], z = out[j], x = a[j * sa], y = b[j * sb];                   \
                 (void)z, (void)x, (void)y;                                                   \
-                gr[j] += (EXPR);                                                             \
+                gr[j] = (assign ? 0.0f : gr[j]) + (EXPR);                                    \
             }                                                                                \
         }                                                                                    \
     } while (0)
 
 /* The formulas are PyTorch's (derivatives.yaml), zero-masking included. */
-static void bin_grad_run(uz_binary_op op, int wrt, float *gr, const float *go, const float *out,
-                         const float *a, int64_t sa, const float *b, int64_t sb, int64_t n)
+static void bin_grad_run(uz_binary_op op, int wrt, bool assign, float *gr, const float *go,
+                         const float *out, const float *a, int64_t sa, const float *b, int64_t sb,
+                         int64_t n)
 {
     switch (op) {
     case UZ_BINARY_ADD: BIN_GRAD_LOOP(g); break;
@@ -247,7 +250,8 @@ static void cpu_binary(uz_binary_op op, float *out, const float *a, const int64_
     }
 }
 
-static void cpu_binary_backward(uz_binary_op op, int wrt, float *grad, const float *gout,
+static void cpu_binary_backward(uz_binary_op op, int wrt, bool assign, float *grad,
+                                const float *gout,
                                 const float *out, const float *a, const int64_t *a_stride,
                                 const float *b, const int64_t *b_stride, int ndim,
                                 const int64_t *shape)
@@ -263,7 +267,7 @@ static void cpu_binary_backward(uz_binary_op op, int wrt, float *grad, const flo
         ew_tile w = tile_of(&p, t);
         for (int64_t r = w.r0; r < w.r1; r++) {
             int64_t flat = r * p.inner + w.j0;
-            bin_grad_run(op, wrt, grad + flat, gout + flat, out + flat,
+            bin_grad_run(op, wrt, assign, grad + flat, gout + flat, out + flat,
                          a + row_offset(&p, 0, r) + w.j0 * sa, sa,
                          b + row_offset(&p, 1, r) + w.j0 * sb, sb, w.n);
         }

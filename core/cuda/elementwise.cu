@@ -146,14 +146,16 @@ __global__ void binary_kernel(uz_binary_op op, float *out, const float *a, const
     }
 }
 
-__global__ void binary_backward_kernel(uz_binary_op op, int wrt, float *grad, const float *gout,
-                                       const float *out, const float *a, const float *b, plan p)
+__global__ void binary_backward_kernel(uz_binary_op op, int wrt, bool assign, float *grad,
+                                       const float *gout, const float *out, const float *a,
+                                       const float *b, plan p)
 {
     UZ_CU_LOOP(i, p.n)
     {
         int64_t off[2];
         offsets<2>(p, i, off);
-        grad[i] += binary_grad(op, wrt, gout[i], out[i], a[off[0]], b[off[1]]);
+        grad[i] = (assign ? 0.0f : grad[i]) +
+                  binary_grad(op, wrt, gout[i], out[i], a[off[0]], b[off[1]]);
     }
 }
 
@@ -216,7 +218,7 @@ void cu_binary(uz_binary_op op, float *out, const float *a, const int64_t *a_str
     uz_cu_launched("binary");
 }
 
-void cu_binary_backward(uz_binary_op op, int wrt, float *grad, const float *gout,
+void cu_binary_backward(uz_binary_op op, int wrt, bool assign, float *grad, const float *gout,
                         const float *out, const float *a, const int64_t *a_stride,
                         const float *b, const int64_t *b_stride, int ndim, const int64_t *shape)
 {
@@ -224,7 +226,7 @@ void cu_binary_backward(uz_binary_op op, int wrt, float *grad, const float *gout
     if (p.n == 0 || !known_binary(op))
         return;
     binary_backward_kernel<<<uz_cu_blocks(p.n, THREADS), THREADS, 0, uz_cu_stream()>>>(
-        op, wrt, grad, gout, out, a, b, p);
+        op, wrt, assign, grad, gout, out, a, b, p);
     uz_cu_launched("binary_backward");
 }
 

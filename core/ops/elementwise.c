@@ -6,6 +6,7 @@
 #include "../autograd.h"
 #include "../backend.h"
 #include "../device.h"
+#include "../kernels.h"
 #include "../kernels_elementwise.h"
 #include "../kernels_reduce.h"
 #include "../ops.h"
@@ -118,25 +119,30 @@ static uz_status binary_backward(uz_ctx *ctx, uz_node *node)
         uz_tensor *t = node->in[wrt];
         if (!t->requires_grad)
             continue;
-        float *grad = uz_grad_buf(ctx, t);
+        bool fresh;
+        float *grad = uz_grad_buf_fresh(ctx, t, &fresh);
         if (!grad)
             return uz_error_status();
         bool reduce[UZ_MAX_DIMS];
         bool stretched = broadcast_dims(t, out, reduce);
+        if (stretched && fresh)
+            be->copy->fill(grad, 0.0f, uz_tensor_numel(t));
         if (stretched && (op == UZ_BINARY_ADD || op == UZ_BINARY_SUB)) {
             /* d/dx is +-1: sum the incoming gradient directly, no scratch. */
             float sign = op == UZ_BINARY_SUB && wrt == 1 ? -1.0f : 1.0f;
             add_to_grad(be, grad, out, gout, reduce, sign);
             continue;
         }
+        /* A fresh gradient (or the scratch of a broadcast one) is written,
+         * not zero-filled and added to. */
         float *dst = grad;
         if (stretched) {
-            dst = uz_ctx_zalloc_on(ctx, out->device, sizeof(float) * (size_t)uz_tensor_numel(out));
+            dst = uz_ctx_alloc_on(ctx, out->device, sizeof(float) * (size_t)uz_tensor_numel(out));
             if (!dst)
                 return uz_error_status();
         }
-        be->elementwise->binary_backward(op, wrt, dst, gout, out->data, a->data, sa, b->data,
-                                         sb, out->ndim, out->shape);
+        be->elementwise->binary_backward(op, wrt, fresh || stretched, dst, gout, out->data,
+                                         a->data, sa, b->data, sb, out->ndim, out->shape);
         if (stretched)
             add_to_grad(be, grad, out, dst, reduce, 1.0f);
     }
