@@ -49,6 +49,14 @@ static uz_tensor *f_matmul_tt(uz_ctx *ctx, uz_tensor **in, void *user)
     return uz_matmul(ctx, uz_transpose(ctx, in[0], -1, -2), uz_transpose(ctx, in[1], -1, -2));
 }
 
+/* A transposed batch times a shared B: dB sums the batches in one call per
+ * batch (the path that cannot fold the batch into GEMM's M). */
+static uz_tensor *f_matmul_t_shared(uz_ctx *ctx, uz_tensor **in, void *user)
+{
+    (void)user;
+    return uz_matmul(ctx, uz_transpose(ctx, in[0], -1, -2), in[1]);
+}
+
 static uz_tensor *f_linear(uz_ctx *ctx, uz_tensor **in, void *user)
 {
     (void)user;
@@ -77,6 +85,9 @@ START_TEST(test_matmul_grad)
     in[0] = uz_test_rand(ctx, 3, (int64_t[]){2, 4, 3}, 6, -1, 1);
     in[1] = uz_test_rand(ctx, 3, (int64_t[]){2, 5, 4}, 7, -1, 1);
     ck_assert_msg(uz_gradcheck(in, 2, f_matmul_tt, NULL, UZ_GC_DEFAULT, msg, sizeof msg), "transposed: %s", msg);
+    in[1] = uz_test_rand(ctx, 2, (int64_t[]){4, 2}, 12, -1, 1);
+    ck_assert_msg(uz_gradcheck(in, 2, f_matmul_t_shared, NULL, UZ_GC_DEFAULT, msg, sizeof msg),
+                  "transposed, shared: %s", msg);
     in[0] = uz_test_rand(ctx, 3, (int64_t[]){2, 3, 4}, 8, -1, 1);
     in[1] = uz_test_rand(ctx, 2, (int64_t[]){5, 4}, 9, -1, 1);
     in[2] = uz_test_rand(ctx, 1, (int64_t[]){5}, 10, -1, 1);

@@ -79,15 +79,24 @@ static uz_status matmul_backward(uz_ctx *ctx, uz_node *node)
                         kk, m * kk);
     }
     if (b->requires_grad) {
-        float *db = uz_grad_buf(ctx, b);
+        bool fresh;
+        float *db = uz_grad_buf_fresh(ctx, b, &fresh);
         if (!db)
             return uz_error_status();
-        if (s->b_shared && !s->a.trans && (s->batch == 1 || s->a.batch_stride == m * s->a.ld))
+        bool fold = s->b_shared && !s->a.trans &&
+                    (s->batch == 1 || s->a.batch_stride == m * s->a.ld);
+        /* A fresh dB is written (beta 0), except where the batched call sums
+         * the batches of a shared B into it, which needs zeros to add to. */
+        bool summed = s->b_shared && !fold;
+        if (fresh && summed)
+            uz_backend_for(b->device)->copy->fill(db, 0.0f, uz_tensor_numel(b));
+        float beta = fresh && !summed ? 0.0f : 1.0f;
+        if (fold)
             /* The batch folds into GEMM's M dimension: one call, summed over rows. */
-            k->gemm(true, false, kk, n, s->batch * m, 1.0f, s->a.data, s->a.ld, dc, n, 1.0f, db, n);
+            k->gemm(true, false, kk, n, s->batch * m, 1.0f, s->a.data, s->a.ld, dc, n, beta, db, n);
         else
             k->gemm_batched(s->batch, !s->a.trans, false, kk, n, m, 1.0f, s->a.data, s->a.ld,
-                            s->a.batch_stride, dc, n, m * n, 1.0f, db, n,
+                            s->a.batch_stride, dc, n, m * n, beta, db, n,
                             s->b_shared ? 0 : kk * n);
     }
     return UZ_OK;
