@@ -47,8 +47,9 @@ struct uz_kernels_elementwise {
                             const int64_t *shape);
     /* out = f(a) over n contiguous elements. */
     void (*unary)(uz_unary_op op, float s, float *out, const float *a, int64_t n);
-    /* grad += gout * f'(a); out = f(a) from the forward. */
-    void (*unary_backward)(uz_unary_op op, float s, float *grad, const float *gout,
+    /* grad += gout * f'(a); out = f(a) from the forward. assign: grad is
+     * written as if it held zeros. */
+    void (*unary_backward)(uz_unary_op op, float s, bool assign, float *grad, const float *gout,
                            const float *out, const float *a, int64_t n);
     /* out = cond != 0 ? a : b over `shape`. */
     void (*where)(float *out, const float *cond, const int64_t *cond_stride, const float *a,

@@ -11,6 +11,8 @@
 
 #include "../activation_terms.h"
 
+#include <string.h>
+
 /* The chunks are fixed, so which elements take libmvec's vector path
  * (simd_math.h) does not depend on the thread count. */
 enum {
@@ -291,7 +293,7 @@ static void cpu_binary_backward(uz_binary_op op, int wrt, bool assign, float *gr
         {                                                                                    \
             float g = go[j], x = a[j], z = out[j];                                           \
             (void)x, (void)z;                                                                \
-            gr[j] += (EXPR);                                                                 \
+            gr[j] = (assign ? 0.0f : gr[j]) + (EXPR);                                        \
         }                                                                                    \
     } while (0)
 
@@ -320,15 +322,19 @@ static void un_run(uz_unary_op op, float s, float *o, const float *a, int64_t n)
     }
 }
 
-static void un_grad_run(uz_unary_op op, float s, float *gr, const float *go, const float *out,
-                        const float *a, int64_t n)
+/* gr[j] += g f'(x); assign writes 0 + g f'(x) (see BIN_GRAD_LOOP). */
+static void un_grad_run(uz_unary_op op, float s, bool assign, float *gr, const float *go,
+                        const float *out, const float *a, int64_t n)
 {
     switch (op) {
     case UZ_UNARY_ADD_SCALAR: UN_GRAD_LOOP(g); break;
     case UZ_UNARY_MUL_SCALAR: UN_GRAD_LOOP(g * s); break;
     case UZ_UNARY_POW_SCALAR:
-        if (s == 0.0f)
+        if (s == 0.0f) {
+            if (assign)
+                memset(gr, 0, sizeof(float) * (size_t)n);
             return;
+        }
         if (s == 2.0f)
             UN_GRAD_LOOP(g * 2.0f * x);
         else
@@ -371,14 +377,14 @@ static void cpu_unary(uz_unary_op op, float s, float *out, const float *a, int64
     }
 }
 
-static void cpu_unary_backward(uz_unary_op op, float s, float *grad, const float *gout,
-                               const float *out, const float *a, int64_t n)
+static void cpu_unary_backward(uz_unary_op op, float s, bool assign, float *grad,
+                               const float *gout, const float *out, const float *a, int64_t n)
 {
     int64_t chunks = (n + CHUNK - 1) / CHUNK;
 #pragma omp parallel for if (n > un_par_min(op)) schedule(static)
     for (int64_t c = 0; c < chunks; c++) {
         int64_t j0 = c * CHUNK, len = n - j0 < CHUNK ? n - j0 : CHUNK;
-        un_grad_run(op, s, grad + j0, gout + j0, out + j0, a + j0, len);
+        un_grad_run(op, s, assign, grad + j0, gout + j0, out + j0, a + j0, len);
     }
 }
 

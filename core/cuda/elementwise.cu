@@ -164,10 +164,11 @@ __global__ void unary_kernel(uz_unary_op op, float s, float *out, const float *a
     UZ_CU_LOOP(i, n) out[i] = unary_f(op, s, a[i]);
 }
 
-__global__ void unary_backward_kernel(uz_unary_op op, float s, float *grad, const float *gout,
-                                      const float *out, const float *a, int64_t n)
+__global__ void unary_backward_kernel(uz_unary_op op, float s, bool assign, float *grad,
+                                      const float *gout, const float *out, const float *a,
+                                      int64_t n)
 {
-    UZ_CU_LOOP(i, n) grad[i] += unary_grad(op, s, gout[i], a[i], out[i]);
+    UZ_CU_LOOP(i, n) grad[i] = (assign ? 0.0f : grad[i]) + unary_grad(op, s, gout[i], a[i], out[i]);
 }
 
 __global__ void where_kernel(float *out, const float *cond, const float *a, const float *b,
@@ -238,13 +239,13 @@ void cu_unary(uz_unary_op op, float s, float *out, const float *a, int64_t n)
     uz_cu_launched("unary");
 }
 
-void cu_unary_backward(uz_unary_op op, float s, float *grad, const float *gout,
+void cu_unary_backward(uz_unary_op op, float s, bool assign, float *grad, const float *gout,
                        const float *out, const float *a, int64_t n)
 {
     if (n <= 0 || !known_unary(op))
         return;
     unary_backward_kernel<<<uz_cu_blocks(n, THREADS), THREADS, 0, uz_cu_stream()>>>(
-        op, s, grad, gout, out, a, n);
+        op, s, assign, grad, gout, out, a, n);
     uz_cu_launched("unary_backward");
 }
 

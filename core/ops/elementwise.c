@@ -214,12 +214,13 @@ static uz_status unary_backward(uz_ctx *ctx, uz_node *node)
 {
     const unary_saved *s = node->saved;
     uz_tensor *a = node->in[0], *out = node->out;
-    float *grad = uz_grad_buf(ctx, a);
+    bool fresh;
+    float *grad = uz_grad_buf_fresh(ctx, a, &fresh);
     if (!grad)
         return uz_error_status();
     uz_backend_for(out->device)
-        ->elementwise->unary_backward(s->op, s->s, grad, out->grad->data, out->data, a->data,
-                                      uz_tensor_numel(out));
+        ->elementwise->unary_backward(s->op, s->s, fresh, grad, out->grad->data, out->data,
+                                      a->data, uz_tensor_numel(out));
     return UZ_OK;
 }
 
