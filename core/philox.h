@@ -6,6 +6,7 @@
 
 #include "host_device.h"
 
+#include <math.h>
 #include <stdint.h>
 
 /* Round keys are bumped by these Weyl constants after every round. */
@@ -47,6 +48,14 @@ UZ_HOST_DEVICE void uz_philox4x32(uint64_t seed, uint64_t stream, uint64_t block
 UZ_HOST_DEVICE float uz_philox_unit(uint32_t x)
 {
     return (float)(x >> 8) * (1.0f / 16777216.0f);
+}
+
+/* Dropout keeps an element where uz_philox_unit(word) >= p, which is
+ * (word >> 8) >= this cut: the same decision as integers, which both
+ * backends use (a float compare may trap and stops the CPU vectoriser). */
+UZ_HOST_DEVICE uint32_t uz_philox_keep_cut(float p)
+{
+    return (uint32_t)ceil((double)p * 16777216.0);
 }
 
 #endif

@@ -43,14 +43,12 @@ static ROW_KERNEL void philox_chunk(uint64_t seed, uint64_t stream, uint64_t b0,
 
 /* out[i] = in[i] * scale where kept, +0 where dropped; out += when
  * accumulate (written as 0 + v otherwise, the same bits as adding to a
- * zeroed buffer). Kept means uz_philox_unit(word) >= p, i.e. the word's top 24
- * bits >= p 2^24, compared as integers (a float compare may trap, which
- * also stops the vectoriser). */
+ * zeroed buffer). Kept means (word >> 8) >= uz_philox_keep_cut(p). */
 static ROW_KERNEL void apply_mask(float *out, const float *in, int64_t n, float p,
                                    uint64_t seed, uint64_t stream, bool accumulate)
 {
     float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
-    uint32_t cut = (uint32_t)ceil((double)p * 16777216.0);
+    uint32_t cut = uz_philox_keep_cut(p);
     int64_t blocks = (n + 3) / 4, chunks = (blocks + CHUNK_BLOCKS - 1) / CHUNK_BLOCKS;
 #pragma omp parallel for if (n > UZ_NN_PAR_MIN) schedule(static)
     for (int64_t ci = 0; ci < chunks; ci++) {

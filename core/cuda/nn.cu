@@ -387,7 +387,7 @@ void cu_ln_backward(float *dx, bool dx_assign, float *dw, float *db, const float
 
 // ---- dropout -------------------------------------------------------------------------------
 
-__global__ void dropout_kernel(float *out, const float *in, int64_t n, float p, float scale,
+__global__ void dropout_kernel(float *out, const float *in, int64_t n, uint32_t cut, float scale,
                                uint64_t seed, uint64_t stream, bool accumulate)
 {
     UZ_CU_LOOP(bi, (n + 3) / 4)
@@ -396,8 +396,7 @@ __global__ void dropout_kernel(float *out, const float *in, int64_t n, float p, 
         uz_philox4x32(seed, stream, (uint64_t)bi, w);
         int64_t i0 = bi * 4;
         for (int k = 0; k < 4 && i0 + k < n; k++) {
-            float u = uz_philox_unit(w[k]);
-            float v = u < p ? 0.0f : in[i0 + k] * scale;
+            float v = (w[k] >> 8) >= cut ? in[i0 + k] * scale : 0.0f;
             out[i0 + k] = (accumulate ? out[i0 + k] : 0.0f) + v;
         }
     }
@@ -410,7 +409,7 @@ void dropout(float *out, const float *in, int64_t n, float p, uint64_t seed, uin
         return;
     float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
     dropout_kernel<<<uz_cu_blocks((n + 3) / 4, THREADS), THREADS, 0, uz_cu_stream()>>>(
-        out, in, n, p, scale, seed, stream, accumulate);
+        out, in, n, uz_philox_keep_cut(p), scale, seed, stream, accumulate);
     uz_cu_launched("dropout");
 }
 
