@@ -172,9 +172,9 @@ static uz_status ensure_batch(seqrec_model *sr, int64_t n)
 /* The batch's prefixes cut to the longest one (exact: left-aligned, causal,
  * read at len - 1), their two augmented views drawn from the ctx's seed and
  * a stream of this step, then the variant's step (three updates for
- * MCLRec). The loss reported is the first update's objective. */
+ * MCLRec). The loss and gradient norm reported are the first update's. */
 static uz_status sr_train_step(uz_model *m, uz_ctx *ctx, int task, const int64_t *idx, int64_t n,
-                               float lr, double *loss)
+                               float lr, double *loss, float *grad_norm)
 {
     (void)task;
     seqrec_model *sr = as_seqrec(m);
@@ -204,6 +204,7 @@ static uz_status sr_train_step(uz_model *m, uz_ctx *ctx, int task, const int64_t
     uz_mclrec_step_stats stats;
     st = uz_mclrec_train_step(mc, ctx, &b, &stats);
     *loss = stats.loss[0];
+    *grad_norm = stats.grad_norm;
     return st;
 }
 

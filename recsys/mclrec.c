@@ -257,7 +257,7 @@ static uz_status update(uz_mclrec *m, uz_ctx *ctx, const uz_mclrec_batch *b,
      * per element, and no clipping couples them). */
     float aug_lr = m->cfg.variant == UZ_MCLREC_JOINT ? m->cfg.lr : m->cfg.aug_lr;
     if (!st && step_encoder)
-        st = uz_optim_step(m->enc_optim, m->cfg.lr, NULL, NULL);
+        st = uz_optim_step(m->enc_optim, m->cfg.lr, NULL, terms_out ? &terms_out->grad_norm : NULL);
     if (!st && step_augmenters)
         st = uz_optim_step(m->aug_optim, aug_lr, NULL, NULL);
     uz_params_zero_grad(m->enc_params);

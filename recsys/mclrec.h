@@ -111,6 +111,7 @@ typedef struct uz_mclrec_step_stats {
     float loss[3];          /* each update's objective */
     float total;            /* their sum (the official per-batch training loss) */
     float rec, cl1, cl2, reg;   /* the first update's terms (0 when absent) */
+    float grad_norm;        /* the encoder's gradient norm in the first update */
 } uz_mclrec_step_stats;
 
 /* One training step of the configured variant on batch b, in training mode

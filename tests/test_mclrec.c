@@ -239,6 +239,7 @@ START_TEST(test_mclrec_variants_update)
         }
         ck_assert_float_eq(s.total, sum);
         ck_assert(s.rec > 0);
+        ck_assert(isfinite(s.grad_norm) && s.grad_norm > 0);
         ck_assert_int_eq(s.cl1 > 0, variants[v] != UZ_MCLREC_SASREC);
         ck_assert_int_eq(s.cl2 > 0, augmenters);
         ck_assert_int_eq(s.reg > 0, augmenters);

@@ -330,8 +330,10 @@ static uz_status model_step(trainer *t, int64_t step, int64_t b, int task, uz_st
     const uz_train_config *cfg = t->cfg;
     float lr = (float)((double)uz_lr_at(&cfg->lr, step) * t->state.lr_mult);
     double loss = 0.0;
+    float gnorm = 0.0f;
     uz_ctx_set_stream(t->ctx, step_stream(step, 0, task));
-    uz_status st = t->model->ops->train_step(t->model, t->ctx, task, t->gidx, b, lr, &loss);
+    uz_status st =
+        t->model->ops->train_step(t->model, t->ctx, task, t->gidx, b, lr, &loss, &gnorm);
     uz_ctx_reset(t->ctx);
     if (st == UZ_OK && !isfinite(loss))
         st = UZ_FAIL(UZ_ERR_NUMERIC, "non-finite loss (%g)", loss);
@@ -346,7 +348,7 @@ static uz_status model_step(trainer *t, int64_t step, int64_t b, int task, uz_st
     for (int k = 0; k < cfg->n_tasks; k++)
         rec->task_loss[k] = k == task ? loss : NAN;
     rec->lr = lr;
-    rec->grad_norm = 0.0; /* the model's own optimizers do not report it */
+    rec->grad_norm = gnorm;
     rec->batch = b;
     return UZ_OK;
 }
