@@ -118,6 +118,18 @@ uz_tensor *uz_gen_embed_texts(uz_ctx *ctx, const uz_generalist *g, uz_gen_task t
 /* Every vocabulary id as a one-token text: the caption candidates [V, D]. */
 uz_tensor *uz_gen_embed_vocab(uz_ctx *ctx, const uz_generalist *g, bool training);
 
+/* Captioning a step at a time (inference): uz_gen_caption_prefix runs
+ * <SPE> and the image tokens through the decoder once, writing each layer's
+ * keys and values to kv[0..decoder layers); uz_gen_caption_query then gives
+ * the normalised output [B, D] of query t from those and the caption so
+ * far, ids[b * ld + i] for i < t: the same as uz_gen_caption_queries' query
+ * t, for a fraction of the work (the image tokens are not run again, and
+ * neither are the other queries). */
+uz_status uz_gen_caption_prefix(uz_ctx *ctx, const uz_generalist *g, const uz_image_encoding *im,
+                                uz_kv *kv);
+uz_tensor *uz_gen_caption_query(uz_ctx *ctx, const uz_generalist *g, const uz_kv *prefix,
+                                const int32_t *ids, int64_t ld, int64_t t);
+
 /* Captioning's two-stream pass: image tokens plus caption ids [B, L]
  * (lengths[b] valid) -> normalised query outputs [B, L, D]; query j
  * predicts token j. */

@@ -5,6 +5,9 @@
 
 #include "core/alloc.h"
 
+#include <math.h>
+#include <string.h>
+
 const char *const uz_gen_task_names[UZ_GEN_TASKS] = {"classify", "detect", "caption",
                                                      "retrieve"};
 
@@ -143,6 +146,50 @@ uz_tensor *uz_gen_caption_queries(uz_ctx *ctx, const uz_generalist *g,
     uz_tensor *h = uz_unified_decoder_forward(ctx, &g->dec, parts, 4, mask, training);
     uz_tensor *q = h ? uz_narrow(ctx, h, 1, 1 + n_img + L, L) : NULL;
     return q ? uz_unified_decoder_output(ctx, &g->dec, q) : NULL;
+}
+
+uz_status uz_gen_caption_prefix(uz_ctx *ctx, const uz_generalist *g, const uz_image_encoding *im,
+                                uz_kv *kv)
+{
+    uz_decoder_part parts[2];
+    if (image_parts(ctx, UZ_GEN_CAPTION, im, parts) < 0)
+        return uz_error_status();
+    return uz_unified_decoder_prefix(ctx, &g->dec, parts, 2, kv);
+}
+
+uz_tensor *uz_gen_caption_query(uz_ctx *ctx, const uz_generalist *g, const uz_kv *prefix,
+                                const int32_t *ids, int64_t ld, int64_t t)
+{
+    int64_t B = prefix[0].k->shape[0], P = prefix[0].k->shape[2], d = g->cfg.width;
+    uz_decoder_part parts[2];
+    int n = 0;
+    if (t > 0) {
+        int32_t *so_far = uz_ctx_alloc(ctx, sizeof(int32_t) * (size_t)(B * t));
+        if (!so_far)
+            return NULL;
+        for (int64_t b = 0; b < B; b++)
+            memcpy(so_far + b * t, ids + b * ld, sizeof(int32_t) * (size_t)t);
+        uz_tensor *context = uz_text_encoder_forward(ctx, &g->text, so_far, B, t, true, false);
+        parts[n++] = (uz_decoder_part){context, UZ_TOKEN_TEXT,
+                                       attr(ctx, UZ_GEN_CAPTION, false, UZ_MOE_TEXT)};
+    }
+    uz_tensor *pos = uz_narrow(ctx, g->text.pos_emb, 0, t, 1);
+    parts[n++] = (uz_decoder_part){pos ? uz_expand(ctx, pos, 3, (int64_t[]){B, 1, d}) : NULL,
+                                   UZ_TOKEN_CAPTION_QUERY,
+                                   attr(ctx, UZ_GEN_CAPTION, false, UZ_MOE_CAPTION_QUERY)};
+    /* Context i sees the prefix and context <= i; the query (last) sees the
+     * prefix, every context token and itself: causal after the prefix. */
+    int64_t T = t + 1;
+    uz_tensor *mask = uz_tensor_full(ctx, 4, (int64_t[]){1, 1, T, P + T}, 0.0f);
+    if (!mask)
+        return NULL;
+    for (int64_t r = 0; r < T; r++)
+        for (int64_t k = r + 1; k < T; k++)
+            mask->data[r * (P + T) + P + k] = -INFINITY;
+    uz_tensor *h = uz_unified_decoder_forward_after(ctx, &g->dec, prefix, parts, n, mask);
+    h = h ? uz_narrow(ctx, h, 1, t, 1) : NULL;
+    h = h ? uz_reshape(ctx, h, 2, (int64_t[]){B, d}) : NULL;
+    return h ? uz_unified_decoder_output(ctx, &g->dec, h) : NULL;
 }
 
 uz_tensor *uz_gen_class_scores(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images,

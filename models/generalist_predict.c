@@ -51,43 +51,56 @@ uz_status uz_gen_detect(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images,
     return UZ_OK;
 }
 
-/* The encoded images and the vocabulary kept outside the arena, so each
- * decoding step can reset the context. */
+/* What every decoding step reuses, kept outside the arena so that each
+ * step can reset the context: the decoder's keys and values of <SPE> and
+ * the image tokens (encoded once) and the vocabulary's embeddings. */
 typedef struct caption_cache {
-    int64_t B, n_global, n_regional, d, V, D;
-    float *tokens;   /* [B, n_global + n_regional, d] */
-    float *vocab;    /* [V, D] */
+    int64_t B, H, P, dh, V, D;
+    int layers;
+    float *kv[2 * UZ_DECODER_MAX_LAYERS]; /* k, v of each layer: [B, H, P, dh] */
+    float *vocab;                         /* [V, D] */
 } caption_cache;
+
+static void cache_free(caption_cache *cc)
+{
+    for (int i = 0; i < 2 * cc->layers; i++)
+        uz_free(cc->kv[i]);
+    uz_free(cc->vocab);
+}
 
 static uz_status cache_build(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images,
                              caption_cache *cc)
 {
     uz_image_encoding enc;
-    if (uz_image_encoder_forward(ctx, &g->image, images, false, &enc) != UZ_OK)
+    uz_kv kv[UZ_DECODER_MAX_LAYERS];
+    if (uz_image_encoder_forward(ctx, &g->image, images, false, &enc) != UZ_OK ||
+        uz_gen_caption_prefix(ctx, g, &enc, kv) != UZ_OK)
         return uz_error_status();
     uz_tensor *v = uz_gen_embed_vocab(ctx, g, false);
     if (!v)
         return uz_error_status();
-    *cc = (caption_cache){.B = images->shape[0], .n_global = enc.n_global,
-                          .n_regional = enc.n_regional, .d = enc.tokens->shape[2],
-                          .V = v->shape[0], .D = v->shape[1]};
-    cc->tokens = uz_malloc(sizeof(float) * (size_t)uz_tensor_numel(enc.tokens), "caption cache");
-    cc->vocab = uz_malloc(sizeof(float) * (size_t)uz_tensor_numel(v), "caption cache");
-    if (!cc->tokens || !cc->vocab) {
-        uz_free(cc->tokens);
-        uz_free(cc->vocab);
-        return UZ_ERR_NOMEM;
+    const uz_tensor *k0 = kv[0].k;
+    *cc = (caption_cache){.B = k0->shape[0], .H = k0->shape[1], .P = k0->shape[2],
+                          .dh = k0->shape[3], .V = v->shape[0], .D = v->shape[1],
+                          .layers = g->dec.cfg.layers};
+    uz_status st = UZ_OK;
+    for (int i = 0; i < 2 * cc->layers && st == UZ_OK; i++) {
+        const uz_tensor *t = i % 2 ? kv[i / 2].v : kv[i / 2].k;
+        if (!(cc->kv[i] = uz_malloc(sizeof(float) * (size_t)uz_tensor_numel(t), "caption cache")))
+            st = uz_error_status();
+        else
+            uz_tensor_copy_out(t, cc->kv[i]);
     }
-    uz_tensor_copy_out(enc.tokens, cc->tokens);
+    if (st == UZ_OK && !(cc->vocab = uz_malloc(sizeof(float) * (size_t)uz_tensor_numel(v),
+                                               "caption cache")))
+        st = uz_error_status();
+    if (st != UZ_OK) {
+        cache_free(cc);
+        return st;
+    }
     uz_tensor_copy_out(v, cc->vocab);
     uz_ctx_reset(ctx);
     return UZ_OK;
-}
-
-static void cache_free(caption_cache *cc)
-{
-    uz_free(cc->tokens);
-    uz_free(cc->vocab);
 }
 
 /* Log-probabilities over the vocabulary of query t for rows `rows` of the
@@ -98,23 +111,18 @@ static uz_status step_logprobs(uz_ctx *ctx, const uz_generalist *g, const captio
                                int64_t t, float *lp)
 {
     uz_ctx_reset(ctx);
-    int64_t T = cc->n_global + cc->n_regional;
-    float *tok = uz_ctx_alloc(ctx, sizeof(float) * (size_t)(n * T * cc->d));
-    int64_t *len = uz_ctx_alloc(ctx, sizeof(int64_t) * (size_t)n);
-    if (!tok || !len)
-        return UZ_ERR_NOMEM;
-    for (int64_t i = 0; i < n; i++) {
-        memcpy(tok + i * T * cc->d, cc->tokens + rows[i] * T * cc->d,
-               sizeof(float) * (size_t)(T * cc->d));
-        len[i] = t + 1;
+    uz_kv kv[UZ_DECODER_MAX_LAYERS];
+    int64_t row = cc->H * cc->P * cc->dh, shape[4] = {n, cc->H, cc->P, cc->dh};
+    for (int i = 0; i < 2 * cc->layers; i++) {
+        float *m = uz_ctx_alloc(ctx, sizeof(float) * (size_t)(n * row));
+        if (!m)
+            return uz_error_status();
+        for (int64_t r = 0; r < n; r++)
+            memcpy(m + r * row, cc->kv[i] + rows[r] * row, sizeof(float) * (size_t)row);
+        *(i % 2 ? &kv[i / 2].v : &kv[i / 2].k) = uz_tensor_wrap(ctx, 4, shape, m);
     }
-    uz_image_encoding enc = {.n_global = cc->n_global, .n_regional = cc->n_regional};
-    enc.tokens = uz_tensor_wrap(ctx, 3, (int64_t[]){n, T, cc->d}, tok);
     uz_tensor *v = uz_tensor_wrap(ctx, 2, (int64_t[]){cc->V, cc->D}, cc->vocab);
-    uz_tensor *q = enc.tokens && v ? uz_gen_caption_queries(ctx, g, &enc, ids, len, L, false)
-                                   : NULL;
-    q = q ? uz_narrow(ctx, q, 1, t, 1) : NULL;
-    q = q ? uz_reshape(ctx, q, 2, (int64_t[]){n, cc->D}) : NULL;
+    uz_tensor *q = v ? uz_gen_caption_query(ctx, g, kv, ids, L, t) : NULL;
     uz_tensor *s = q ? uz_unified_decoder_scores(ctx, &g->dec, UZ_GEN_CAPTION, q, v) : NULL;
     if (!s)
         return uz_error_status();

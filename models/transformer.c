@@ -78,9 +78,12 @@ void uz_transformer_block_init(uz_transformer_block *b, uint64_t seed)
     uz_param_init_const(b->ln2_w, 1.0f);
 }
 
-/* Multi-head self-attention of h [B, T, C], up to (not including) the output projection. */
+/* Multi-head self-attention of h [B, T, C], up to (not including) the
+ * output projection; keys and values follow prefix's when given, and h's
+ * own go to kv_out when given. */
 static uz_tensor *self_attention(uz_ctx *ctx, const uz_transformer_block *b, uz_tensor *h,
-                                 uz_tensor *mask, bool causal)
+                                 uz_tensor *mask, bool causal, const uz_kv *prefix,
+                                 uz_kv *kv_out)
 {
     if (!h)
         return NULL;
@@ -92,6 +95,12 @@ static uz_tensor *self_attention(uz_ctx *ctx, const uz_transformer_block *b, uz_
         /* [B, T, C] slice -> [B, T, H, D] -> [B, H, T, D], all views. */
         uz_tensor *part = uz_narrow(ctx, qkv, 2, i * C, C);
         heads[i] = uz_permute(ctx, uz_reshape(ctx, part, 4, (int64_t[]){B, T, H, C / H}), to_bhtd);
+    }
+    if (kv_out)
+        *kv_out = (uz_kv){heads[1], heads[2]};
+    if (prefix) {
+        heads[1] = uz_concat(ctx, (uz_tensor *[]){prefix->k, heads[1]}, 2, 2);
+        heads[2] = uz_concat(ctx, (uz_tensor *[]){prefix->v, heads[2]}, 2, 2);
     }
     uz_tensor *o = uz_attention(ctx, heads[0], heads[1], heads[2], mask, causal, 0.0f);
     return uz_reshape(ctx, uz_permute(ctx, o, to_bhtd), 3, (int64_t[]){B, T, C});
@@ -114,10 +123,9 @@ uz_tensor *uz_transformer_block_forward(uz_ctx *ctx, const uz_transformer_block 
     return uz_transformer_block_forward_ffn(ctx, b, x, mask, causal, training, dense_mlp, b);
 }
 
-uz_tensor *uz_transformer_block_forward_ffn(uz_ctx *ctx, const uz_transformer_block *b,
-                                            uz_tensor *x, uz_tensor *mask, bool causal,
-                                            bool training, uz_transformer_ffn ffn,
-                                            const void *arg)
+static uz_tensor *block(uz_ctx *ctx, const uz_transformer_block *b, uz_tensor *x,
+                        uz_tensor *mask, bool causal, bool training, uz_transformer_ffn ffn,
+                        const void *arg, const uz_kv *prefix, uz_kv *kv_out)
 {
     if (!x)
         return NULL;
@@ -129,7 +137,8 @@ uz_tensor *uz_transformer_block_forward_ffn(uz_ctx *ctx, const uz_transformer_bl
         return NULL;
     }
     uz_tensor *h = c->pre_ln ? uz_layer_norm(ctx, x, b->ln1_w, b->ln1_b, c->ln_eps) : x;
-    h = uz_linear(ctx, self_attention(ctx, b, h, mask, causal), b->proj_w, b->proj_b);
+    h = uz_linear(ctx, self_attention(ctx, b, h, mask, causal, prefix, kv_out), b->proj_w,
+                  b->proj_b);
     h = uz_add(ctx, x, uz_dropout(ctx, h, c->dropout, training));
     if (!c->pre_ln)
         h = uz_layer_norm(ctx, h, b->ln1_w, b->ln1_b, c->ln_eps);
@@ -138,4 +147,25 @@ uz_tensor *uz_transformer_block_forward_ffn(uz_ctx *ctx, const uz_transformer_bl
     m = m ? ffn(ctx, m, arg) : NULL;
     uz_tensor *y = uz_add(ctx, h, uz_dropout(ctx, m, c->dropout, training));
     return c->pre_ln ? y : uz_layer_norm(ctx, y, b->ln2_w, b->ln2_b, c->ln_eps);
+}
+
+uz_tensor *uz_transformer_block_forward_ffn(uz_ctx *ctx, const uz_transformer_block *b,
+                                            uz_tensor *x, uz_tensor *mask, bool causal,
+                                            bool training, uz_transformer_ffn ffn,
+                                            const void *arg)
+{
+    return block(ctx, b, x, mask, causal, training, ffn, arg, NULL, NULL);
+}
+
+uz_tensor *uz_transformer_block_forward_kv(uz_ctx *ctx, const uz_transformer_block *b,
+                                           uz_tensor *x, const uz_kv *prefix, uz_kv *kv_out,
+                                           uz_tensor *mask, uz_transformer_ffn ffn,
+                                           const void *arg)
+{
+    if (!ffn && b->cfg.no_mlp) {
+        UZ_FAIL(UZ_ERR_ARG, "transformer: block declared without an MLP needs an ffn");
+        return NULL;
+    }
+    return block(ctx, b, x, mask, false, false, ffn ? ffn : dense_mlp, ffn ? arg : b, prefix,
+                 kv_out);
 }

@@ -58,4 +58,21 @@ uz_tensor *uz_transformer_block_forward_ffn(uz_ctx *ctx, const uz_transformer_bl
                                             bool training, uz_transformer_ffn ffn,
                                             const void *arg);
 
+/* The keys and values of a block's attention, [B, heads, T, C / heads] each. */
+typedef struct uz_kv {
+    uz_tensor *k, *v;
+} uz_kv;
+
+/* Inference over a cached prefix (evaluation mode: no dropout): x [B, T, C]
+ * attends to prefix's keys and values (kept from an earlier call's kv_out,
+ * P positions) followed by its own, under mask [B or 1, 1, T, P + T] (NULL:
+ * everything visible). The result equals the rows of x in one
+ * uz_transformer_block_forward_ffn pass over [prefix tokens, x] whose
+ * prefix rows see only the prefix. prefix NULL: no prefix (P = 0). kv_out
+ * (may be NULL) receives x's own keys and values. ffn NULL: the dense MLP. */
+uz_tensor *uz_transformer_block_forward_kv(uz_ctx *ctx, const uz_transformer_block *b,
+                                           uz_tensor *x, const uz_kv *prefix, uz_kv *kv_out,
+                                           uz_tensor *mask, uz_transformer_ffn ffn,
+                                           const void *arg);
+
 #endif

@@ -88,9 +88,11 @@ static uz_tensor *moe_branch(uz_ctx *ctx, uz_tensor *h, const void *arg)
     return uz_moe_ffn_forward(ctx, a->moe, h, a->segs, a->n_segs);
 }
 
-uz_tensor *uz_unified_decoder_forward(uz_ctx *ctx, const uz_unified_decoder *dec,
-                                      const uz_decoder_part *parts, int n_parts,
-                                      uz_tensor *mask, bool training)
+/* The input sequence: [<SPE> when spe, parts...] with the type embeddings
+ * added, and each part's MoE segment (<SPE> routed with the first part). */
+static uz_tensor *assemble(uz_ctx *ctx, const uz_unified_decoder *dec,
+                           const uz_decoder_part *parts, int n_parts, bool spe,
+                           uz_moe_segment *segs)
 {
     const uz_unified_decoder_config *c = &dec->cfg;
     if (!parts || n_parts < 1 || n_parts > UZ_DECODER_MAX_PARTS) {
@@ -99,7 +101,6 @@ uz_tensor *uz_unified_decoder_forward(uz_ctx *ctx, const uz_unified_decoder *dec
         return NULL;
     }
     uz_tensor *seq[UZ_DECODER_MAX_PARTS + 1];
-    uz_moe_segment segs[UZ_DECODER_MAX_PARTS];
     for (int i = 0; i < n_parts; i++) {
         uz_tensor *t = parts[i].tokens;
         if (!t)
@@ -117,18 +118,64 @@ uz_tensor *uz_unified_decoder_forward(uz_ctx *ctx, const uz_unified_decoder *dec
         }
         uz_tensor *type = uz_narrow(ctx, dec->type_emb, 0, parts[i].type, 1);
         seq[i + 1] = uz_add(ctx, t, type);
-        segs[i] = (uz_moe_segment){t->shape[1] + (i == 0), parts[i].attr};
+        segs[i] = (uz_moe_segment){t->shape[1] + (spe && i == 0), parts[i].attr};
     }
     int64_t B = parts[0].tokens->shape[0], D = c->width;
+    if (!spe)
+        return n_parts == 1 ? seq[1] : uz_concat(ctx, seq + 1, n_parts, 1);
     seq[0] = uz_expand(ctx, uz_reshape(ctx, dec->spe, 3, (int64_t[]){1, 1, D}), 3,
                        (int64_t[]){B, 1, D});
-    uz_tensor *x = uz_concat(ctx, seq, n_parts + 1, 1);
+    return uz_concat(ctx, seq, n_parts + 1, 1);
+}
+
+uz_tensor *uz_unified_decoder_forward(uz_ctx *ctx, const uz_unified_decoder *dec,
+                                      const uz_decoder_part *parts, int n_parts,
+                                      uz_tensor *mask, bool training)
+{
+    const uz_unified_decoder_config *c = &dec->cfg;
+    uz_moe_segment segs[UZ_DECODER_MAX_PARTS];
+    uz_tensor *x = assemble(ctx, dec, parts, n_parts, true, segs);
     for (int i = 0; i < c->layers; i++) {
         moe_arg arg = {&dec->moe[i], segs, n_parts};
         x = c->moe ? uz_transformer_block_forward_ffn(ctx, &dec->layers[i], x, mask, false,
                                                       training, moe_branch, &arg)
                    : uz_transformer_block_forward(ctx, &dec->layers[i], x, mask, false, training);
     }
+    return uz_nn_layer_norm_forward(ctx, &dec->ln_f, x);
+}
+
+/* The layers over the assembled x in evaluation mode, reading prefix's
+ * keys and values (NULL: none) and writing x's own to kv_out (NULL: not). */
+static uz_tensor *layers_kv(uz_ctx *ctx, const uz_unified_decoder *dec, uz_tensor *x,
+                            const uz_moe_segment *segs, int n_parts, const uz_kv *prefix,
+                            uz_kv *kv_out, uz_tensor *mask)
+{
+    const uz_unified_decoder_config *c = &dec->cfg;
+    for (int i = 0; i < c->layers; i++) {
+        moe_arg arg = {&dec->moe[i], segs, n_parts};
+        x = uz_transformer_block_forward_kv(ctx, &dec->layers[i], x, prefix ? &prefix[i] : NULL,
+                                            kv_out ? &kv_out[i] : NULL, mask,
+                                            c->moe ? moe_branch : NULL, &arg);
+    }
+    return x;
+}
+
+uz_status uz_unified_decoder_prefix(uz_ctx *ctx, const uz_unified_decoder *dec,
+                                    const uz_decoder_part *parts, int n_parts, uz_kv *kv)
+{
+    uz_moe_segment segs[UZ_DECODER_MAX_PARTS];
+    uz_tensor *x = assemble(ctx, dec, parts, n_parts, true, segs);
+    return x && layers_kv(ctx, dec, x, segs, n_parts, NULL, kv, NULL) ? UZ_OK
+                                                                       : uz_error_status();
+}
+
+uz_tensor *uz_unified_decoder_forward_after(uz_ctx *ctx, const uz_unified_decoder *dec,
+                                            const uz_kv *prefix, const uz_decoder_part *parts,
+                                            int n_parts, uz_tensor *mask)
+{
+    uz_moe_segment segs[UZ_DECODER_MAX_PARTS];
+    uz_tensor *x = assemble(ctx, dec, parts, n_parts, false, segs);
+    x = x ? layers_kv(ctx, dec, x, segs, n_parts, prefix, NULL, mask) : NULL;
     return uz_nn_layer_norm_forward(ctx, &dec->ln_f, x);
 }
 

@@ -80,6 +80,22 @@ uz_tensor *uz_unified_decoder_forward(uz_ctx *ctx, const uz_unified_decoder *dec
                                       const uz_decoder_part *parts, int n_parts,
                                       uz_tensor *mask, bool training);
 
+/* Inference with a cached prefix (evaluation mode). uz_unified_decoder_prefix
+ * runs [<SPE>, parts...] through the layers (full attention among them) and
+ * writes each layer's keys and values to kv[0..layers). Tokens that come
+ * after such a prefix then go through uz_unified_decoder_forward_after:
+ * parts (no <SPE>) attend to the prefix and to each other under mask
+ * [B or 1, 1, T, P + T] (P = the prefix's length, NULL: all visible) ->
+ * [B, T, d], after the final norm. Together they equal one
+ * uz_unified_decoder_forward over [<SPE>, prefix parts, parts] whose mask
+ * lets the prefix see only itself, e.g. caption decoding a step at a time
+ * over image tokens encoded once. */
+uz_status uz_unified_decoder_prefix(uz_ctx *ctx, const uz_unified_decoder *dec,
+                                    const uz_decoder_part *parts, int n_parts, uz_kv *kv);
+uz_tensor *uz_unified_decoder_forward_after(uz_ctx *ctx, const uz_unified_decoder *dec,
+                                            const uz_kv *prefix, const uz_decoder_part *parts,
+                                            int n_parts, uz_tensor *mask);
+
 /* h [..., d] -> the output projection (when configured), L2-normalised over
  * the last dim: [..., out_dim or d]. */
 uz_tensor *uz_unified_decoder_output(uz_ctx *ctx, const uz_unified_decoder *dec, uz_tensor *h);
