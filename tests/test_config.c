@@ -81,7 +81,12 @@ START_TEST(messages_name_field_and_allowed_values)
     fails("{\"family\":\"toy\",\"model\":{\"sizes\":[1,\"x\"]}}", NULL,
           "config model.sizes.1: expected a number, got a string");
     fails("{\"family\":\"toy\",\"tasks\":[{\"name\":\"a\",\"ratoi\":1}]}", NULL,
-          "config tasks.0.ratoi: unknown field (allowed: name, ratio, weight)");
+          "config tasks.0.ratoi: unknown field (allowed: name, ratio, weight, batch)");
+    fails("{\"family\":\"toy\",\"tasks\":[{\"name\":\"a\",\"batch\":4}],\"sampling\":\"mixed\"}",
+          NULL, "config tasks.0.batch: a task's own batch size needs unmixed sampling");
+    fails("{\"family\":\"toy\",\"tasks\":[{\"name\":\"a\",\"batch\":4}],"
+          "\"batch_schedule\":{\"kind\":\"adaptive\"}}",
+          NULL, "config tasks.0.batch: a task's own batch size needs unmixed sampling and a fixed");
     fails("{\"family\":\"toy\",\"tasks\":[{\"name\":\"a\"},{\"name\":\"a\"}]}", NULL,
           "config tasks.1.name: 'a' is already task 0");
     fails("{\"family\":\"toy\",\"tasks\":[]}", NULL, "config tasks: 0 entries, allowed 1 to 16");

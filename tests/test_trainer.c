@@ -29,6 +29,7 @@ typedef struct toy {
     uz_tensor *w, *b;
     float dropout;
     int64_t nan_at, grad_nan_at, calls;
+    int64_t n_min[4], n_max[4]; /* the examples of one loss call, per task */
 } toy;
 
 static void feature(int task, int64_t i, float *x)
@@ -41,6 +42,8 @@ static uz_tensor *toy_loss(uz_model *m, uz_ctx *ctx, int task, const int64_t *id
 {
     toy *t = m->impl;
     t->calls++;
+    t->n_min[task] = t->n_min[task] && t->n_min[task] < n ? t->n_min[task] : n;
+    t->n_max[task] = t->n_max[task] > n ? t->n_max[task] : n;
     float *x = uz_ctx_alloc(ctx, sizeof(float) * (size_t)(n * DIM));
     int32_t *y = uz_ctx_alloc(ctx, sizeof(int32_t) * (size_t)n);
     for (int64_t i = 0; i < n; i++) {
@@ -194,14 +197,41 @@ static void resume_case(const char *json)
     free(split);
 }
 
-/* lr.total_steps is fixed so the 5-step run follows the 10-step schedule. */
+/* lr.total_steps is fixed so the 5-step run follows the 10-step schedule.
+ * Task b has its own batch size. */
+static const char RESUME_UNMIXED[] =
+    "{\"family\":\"toy\",\"model\":{\"tasks\":2,\"dropout\":0.25},"
+    "\"train\":{\"batch\":12,\"micro_batches\":3,\"seed\":5,\"ckpt_every\":3},"
+    "\"optim\":{\"kind\":\"mt-adamw\"},"
+    "\"lr\":{\"base\":0.05,\"warmup_steps\":2,\"decay\":\"cosine\",\"total_steps\":10},"
+    "\"tasks\":[{\"name\":\"a\",\"ratio\":0.7},{\"name\":\"b\",\"ratio\":0.3,\"weight\":2,"
+    "\"batch\":21}]}";
+
 START_TEST(resume_unmixed_dropout_micro)
 {
-    resume_case("{\"family\":\"toy\",\"model\":{\"tasks\":2,\"dropout\":0.25},"
-                "\"train\":{\"batch\":12,\"micro_batches\":3,\"seed\":5,\"ckpt_every\":3},"
-                "\"optim\":{\"kind\":\"mt-adamw\"},"
-                "\"lr\":{\"base\":0.05,\"warmup_steps\":2,\"decay\":\"cosine\",\"total_steps\":10},"
-                "\"tasks\":[{\"name\":\"a\",\"ratio\":0.7},{\"name\":\"b\",\"ratio\":0.3,\"weight\":2}]}");
+    resume_case(RESUME_UNMIXED);
+}
+END_TEST
+
+/* Each task's steps take its own batch size (split into the micro-batches). */
+START_TEST(task_batch_sizes)
+{
+    uz_train_config cfg;
+    load(RESUME_UNMIXED, NULL, 0, &cfg);
+    uz_model *m = build(&cfg);
+    char *out = uz_test_tmpdir("trainer");
+    uz_trainer_opts o = {.out_dir = out, .progress = UZ_PROGRESS_OFF};
+    uz_train_result r;
+    UZ_CK_OK(uz_train(&cfg, m, &o, &r));
+    const toy *t = m->impl;
+    ck_assert_int_eq(t->n_min[0], 4);
+    ck_assert_int_eq(t->n_max[0], 4);
+    ck_assert_int_eq(t->n_min[1], 7);
+    ck_assert_int_eq(t->n_max[1], 7);
+    uz_model_free(m);
+    uz_config_free(&cfg);
+    uz_test_rmtree(out);
+    free(out);
 }
 END_TEST
 
@@ -397,6 +427,7 @@ Suite *make_suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, resume_unmixed_dropout_micro);
+    tcase_add_test(tc, task_batch_sizes);
     tcase_add_test(tc, resume_mixed_clipped);
     tcase_add_test(tc, resume_adaptive_batch);
     tcase_add_test(tc, micro_batches_match_full_batch);

@@ -20,7 +20,7 @@ static const struct {
     const char *tmpl;
 } object_arrays[] = {
     {"optim.groups", "{\"match\":\"\",\"lr_scale\":1,\"weight_decay\":0,\"no_adapt\":false}"},
-    {"tasks", "{\"name\":\"\",\"ratio\":1,\"weight\":1}"},
+    {"tasks", "{\"name\":\"\",\"ratio\":1,\"weight\":1,\"batch\":0}"},
 };
 
 const char *const uz_config_resume_free[] = {"train.steps", "train.log_every", "train.eval_every",
@@ -186,7 +186,7 @@ static const char trainer_defaults[] =
     "\"lr\":{\"base\":0.01,\"warmup_steps\":0,\"decay\":\"constant\",\"total_steps\":0,"
     "\"min_lr\":0,\"step_size\":0,\"gamma\":0.1},"
     "\"batch_schedule\":{\"kind\":\"fixed\",\"eta\":0.1,\"b_max\":4096,\"lr_rule\":\"auto\"},"
-    "\"tasks\":[{\"name\":\"main\",\"ratio\":1,\"weight\":1}],"
+    "\"tasks\":[{\"name\":\"main\",\"ratio\":1,\"weight\":1,\"batch\":0}],"
     "\"sampling\":\"unmixed\"}";
 
 static void family_list(const uz_model_family *const *fams, int n, char *buf, size_t len)
@@ -716,6 +716,7 @@ static uz_status check_tasks(uz_train_config *c)
         double w;
         TRY(uz_cfg_num(t, sec, "weight", 0, true, INFINITY, true, &w));
         tc->weight = (float)w;
+        TRY(uz_cfg_int(t, sec, "batch", 0, INT64_C(1) << 30, &tc->batch));
     }
     static const char *const modes[] = {"unmixed", "mixed"};
     int m;
@@ -725,6 +726,12 @@ static uz_status check_tasks(uz_train_config *c)
         return UZ_FAIL(UZ_ERR_ARG,
                        "config sampling: 'mixed' cannot be used with optim.kind mt-adamw, which "
                        "needs one task per step (use 'unmixed')");
+    for (int i = 0; i < n; i++)
+        if (c->tasks[i].batch > 0 && (c->mixed || c->adaptive))
+            return UZ_FAIL(UZ_ERR_ARG,
+                           "config tasks.%d.batch: a task's own batch size needs unmixed "
+                           "sampling and a fixed batch_schedule",
+                           i);
     return UZ_OK;
 }
 

@@ -21,6 +21,7 @@ typedef struct uz_task_config {
     const char *name;
     double ratio;          /* sampling ratio s_k (normalised by the sampler) */
     float weight;          /* loss weight; MT-AdamW's balance factor omega_k */
+    int64_t batch;         /* this task's batch size (unmixed sampling); 0: train.batch */
 } uz_task_config;
 
 typedef struct uz_train_config {

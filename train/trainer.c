@@ -1,6 +1,8 @@
 /* The training loop. One step:
  *   1. the global batch: unmixed sampling draws one task for the step and
- *      takes the task's next B examples; mixed sampling draws a task per
+ *      takes the task's next B examples (B = the task's own batch size when
+ *      it has one, as Uni-Perceiver v2 gives each task its own); mixed
+ *      sampling draws a task per
  *      example and takes each from its task's order;
  *   2. rank r of R takes the contiguous shard [B r/R, B (r+1)/R) and splits
  *      it into micro_batches contiguous micro-batches; each micro-batch is
@@ -73,6 +75,8 @@ static uz_status alloc_buffers(trainer *t)
 {
     const uz_train_config *cfg = t->cfg;
     t->cap = cfg->adaptive ? cfg->b_max : cfg->batch;
+    for (int k = 0; k < cfg->n_tasks; k++)
+        t->cap = cfg->tasks[k].batch > t->cap ? cfg->tasks[k].batch : t->cap;
     t->gidx = malloc(sizeof(int64_t) * (size_t)t->cap);
     t->seg = malloc(sizeof(int64_t) * (size_t)t->cap);
     t->gtask = malloc(sizeof(int) * (size_t)t->cap);
@@ -113,6 +117,12 @@ static uz_status check_setup(const trainer *t)
         return UZ_FAIL(UZ_ERR_ARG,
                        "config train.batch: %lld is less than micro_batches x ranks (%d x %d)",
                        (long long)cfg->batch, cfg->micro_batches, t->world);
+    for (int k = 0; k < cfg->n_tasks; k++)
+        if (cfg->tasks[k].batch > 0 && cfg->tasks[k].batch < per_step)
+            return UZ_FAIL(UZ_ERR_ARG,
+                           "config tasks.%d.batch: %lld is less than micro_batches x ranks "
+                           "(%d x %d)",
+                           k, (long long)cfg->tasks[k].batch, cfg->micro_batches, t->world);
     if (cfg->adaptive && per_step < 2)
         return UZ_FAIL(UZ_ERR_ARG,
                        "config batch_schedule.kind: the adaptive norm test needs at least two "
@@ -236,19 +246,24 @@ static const char *first_bad_grad(uz_params *p)
     return NULL;
 }
 
-static void fill_batch(trainer *t, int64_t step, int64_t b, int *task_out)
+/* The step's examples; returns the batch size: the schedule's, or under
+ * unmixed sampling the drawn task's own when it has one. */
+static int64_t fill_batch(trainer *t, int64_t step, int *task_out)
 {
+    int64_t b = t->state.batch;
     if (t->cfg->mixed) {
         uz_sampler_step_mixed(&t->sampler, step, b, t->gtask);
         *task_out = -1;
     } else {
         int k = uz_sampler_step_task(&t->sampler, step);
+        b = t->cfg->tasks[k].batch > 0 ? t->cfg->tasks[k].batch : b;
         for (int64_t i = 0; i < b; i++)
             t->gtask[i] = k;
         *task_out = k;
     }
     for (int64_t i = 0; i < b; i++)
         t->gidx[i] = uz_order_next(&t->order, t->gtask[i]);
+    return b;
 }
 
 /* Forward and backward over this rank's micro-batch [lo, hi). Returns the
@@ -356,9 +371,8 @@ static uz_status model_step(trainer *t, int64_t step, int64_t b, int task, uz_st
 static uz_status step_once(trainer *t, int64_t step, uz_step_record *rec, bool *stop)
 {
     const uz_train_config *cfg = t->cfg;
-    int64_t b = t->state.batch;
     int task;
-    fill_batch(t, step, b, &task);
+    int64_t b = fill_batch(t, step, &task);
     if (t->model->ops->train_step)
         return model_step(t, step, b, task, rec, stop);
     int K = cfg->n_tasks;
