@@ -13,8 +13,8 @@
 # convolutions as torch.profiler counts them; a training step = 3x its
 # forward) and each side's GFLOP/s; the mixed training figure, the tasks
 # weighted by the zoo's sampling ratios (classify 0.2, detect 0.35, caption
-# 0.25, retrieve 0.2: the time per image is the weighted mean of the
-# tasks'); each task's ratio in every round; and each side's first training
+# 0.25, retrieve 0.2: the mean images per step over the mean time per
+# step); each task's ratio in every round; and each side's first training
 # loss: both start from the same weights, so they agree to float rounding,
 # except where a near-tie in the Hungarian matching goes the other way
 # (detection, ~1e-3) and retrieval, whose captions are drawn differently.
@@ -22,6 +22,10 @@
 # Both sides run with OMP_NUM_THREADS=THREADS and OMP_WAIT_POLICY=WAIT
 # (passive by default: the cores may be shared); PyTorch with
 # torch.set_num_threads(THREADS).
+#
+# Batches follow the zoo's generalist: 32 scenes, or CLASSIFY_BATCH (128)
+# digits for classification (its own dump: the same weights, its own
+# order); the mixed figure is images per step over time per step.
 #
 # usage: bench/run_generalist.sh      env: BUILD_DIR (build-bench), BUILD=0 to skip the build,
 #        ROUNDS (3), STEPS (8), REPS (5), WARMUP (2), TASKS (classify,detect,caption,retrieve),
@@ -34,6 +38,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build-bench}
 rounds=${ROUNDS:-3}
 threads=${THREADS:-2}
+classify_batch=${CLASSIFY_BATCH:-128}
 tasks=${TASKS:-classify,detect,caption,retrieve}
 args=(--steps "${STEPS:-8}" --reps "${REPS:-5}" --warmup "${WARMUP:-2}" --mode "${MODE:-both}")
 
@@ -55,12 +60,14 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 # Task by task, unizoo then PyTorch, so that each pair meets the same load.
 for ((r = 1; r <= rounds; r++)); do
     for task in ${tasks//,/ }; do
-        dump_args=() flop_args=()
-        [[ ! -f $dump/params.safetensors ]] && dump_args=(--dump "$dump")
+        dump_args=() flop_args=() batch=32 dir=$dump/scenes
+        [[ $task == classify ]] && batch=$classify_batch dir=$dump/digits
+        mkdir -p "$dir"
+        [[ ! -f $dir/params.safetensors ]] && dump_args=(--dump "$dir")
         ((r == 1)) && [[ ${FLOPS:-1} == 1 ]] && flop_args=(--flops)
-        "$build/bench_generalist" "${args[@]}" --tasks "$task" "${dump_args[@]}" |
+        "$build/bench_generalist" "${args[@]}" --batch "$batch" --tasks "$task" "${dump_args[@]}" |
             sed "s/^{/{\"round\": $r, /" >>"$raw"
-        /usr/bin/python3 "$root/bench/reference/generalist_torch.py" "$dump" "${args[@]}" \
+        /usr/bin/python3 "$root/bench/reference/generalist_torch.py" "$dir" "${args[@]}" \
             --tasks "$task" --threads "$threads" "${flop_args[@]}" |
             sed "s/^{/{\"round\": $r, /" >>"$raw"
     done
@@ -84,7 +91,7 @@ for r in rows:
         gflop[(r["mode"], r["task"])] = r["gflop"]
     if r["mode"] == "train" and r["round"] == 1:
         loss0[(r["impl"], r["task"])] = r["loss0"]
-batch = rows[0]["batch"]
+batch = {r["task"]: r["batch"] for r in rows}
 matcher = next((r["matcher"] for r in rows if r["impl"] == "torch"), "-")
 
 for mode in ("train", "infer"):
@@ -93,15 +100,15 @@ for mode in ("train", "infer"):
         continue
     what = ("training step (loss, backward, AdamW, zero grad)" if mode == "train" else
             "inference call (no grad)")
-    print(f"### {mode}: one {what}, batch {batch}, {threads} threads\n")
-    print("| task | unizoo ms | torch ms | unizoo img/s | torch img/s | **torch / unizoo** "
+    print(f"### {mode}: one {what}, {threads} threads\n")
+    print("| task (batch) | unizoo ms | torch ms | unizoo img/s | torch img/s | **torch / unizoo** "
           "| CPU ms unizoo / torch | CPU ratio | GFLOP/batch | unizoo GFLOP/s | torch GFLOP/s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for t in tasks:
         u, p = best[("unizoo", mode, t)], best[("torch", mode, t)]
         cu, cp = cpu[("unizoo", mode, t)], cpu[("torch", mode, t)]
         f = gflop.get((mode, t))
-        name = t
+        name = "%s (%d)" % (t, batch[t])
         if t == "caption" and mode == "infer":
             name += " (greedy, %d / %d steps)" % (u["decode_steps"], p["decode_steps"])
         fl = ("%.1f | %.1f | %.1f" % (f, f / u["ms_min"] * 1e3, f / p["ms_min"] * 1e3)
@@ -110,9 +117,10 @@ for mode in ("train", "infer"):
             name, u["ms_min"], p["ms_min"], u["images_per_s"], p["images_per_s"],
             p["ms_min"] / u["ms_min"], cu, cp, cp / cu, fl))
     if mode == "train" and len(tasks) == len(TASKS):
-        per_image = {impl: sum(MIX[t] * best[(impl, mode, t)]["ms_min"] / batch for t in TASKS)
+        images = sum(MIX[t] * batch[t] for t in TASKS)  # per step, on average
+        per_image = {impl: sum(MIX[t] * best[(impl, mode, t)]["ms_min"] for t in TASKS) / images
                      for impl in ("unizoo", "torch")}
-        cpu_image = {impl: sum(MIX[t] * cpu[(impl, mode, t)] / batch for t in TASKS)
+        cpu_image = {impl: sum(MIX[t] * cpu[(impl, mode, t)] for t in TASKS) / images
                      for impl in ("unizoo", "torch")}
         print("| **mixed** (0.2 / 0.35 / 0.25 / 0.2) | | | %.1f | %.1f | **%.2f** | | %.2f | | | |"
               % (1e3 / per_image["unizoo"], 1e3 / per_image["torch"],
