@@ -160,6 +160,10 @@ uz_status uz_gen_caption_prefix(uz_ctx *ctx, const uz_generalist *g, const uz_im
 uz_tensor *uz_gen_caption_query(uz_ctx *ctx, const uz_generalist *g, const uz_kv *prefix,
                                 const int32_t *ids, int64_t ld, int64_t t)
 {
+    if (!prefix || !prefix[0].k || !prefix[0].v) {
+        UZ_FAIL(UZ_ERR_ARG, "caption_query: no prefix keys and values");
+        return NULL;
+    }
     int64_t B = prefix[0].k->shape[0], P = prefix[0].k->shape[2], d = g->cfg.width;
     uz_decoder_part parts[2];
     int n = 0;

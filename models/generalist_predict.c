@@ -113,13 +113,17 @@ static uz_status step_logprobs(uz_ctx *ctx, const uz_generalist *g, const captio
     uz_ctx_reset(ctx);
     uz_kv kv[UZ_DECODER_MAX_LAYERS];
     int64_t row = cc->H * cc->P * cc->dh, shape[4] = {n, cc->H, cc->P, cc->dh};
+    bool identity = n == cc->B; /* greedy: row i is image i, read the cache in place */
+    for (int64_t r = 0; r < n && identity; r++)
+        identity = rows[r] == r;
     for (int i = 0; i < 2 * cc->layers; i++) {
-        float *m = uz_ctx_alloc(ctx, sizeof(float) * (size_t)(n * row));
-        if (!m)
+        float *m = identity ? cc->kv[i] : uz_ctx_alloc(ctx, sizeof(float) * (size_t)(n * row));
+        uz_tensor *w = m ? uz_tensor_wrap(ctx, 4, shape, m) : NULL;
+        if (!w)
             return uz_error_status();
-        for (int64_t r = 0; r < n; r++)
+        for (int64_t r = 0; r < n && !identity; r++)
             memcpy(m + r * row, cc->kv[i] + rows[r] * row, sizeof(float) * (size_t)row);
-        *(i % 2 ? &kv[i / 2].v : &kv[i / 2].k) = uz_tensor_wrap(ctx, 4, shape, m);
+        *(i % 2 ? &kv[i / 2].v : &kv[i / 2].k) = w;
     }
     uz_tensor *v = uz_tensor_wrap(ctx, 2, (int64_t[]){cc->V, cc->D}, cc->vocab);
     uz_tensor *q = v ? uz_gen_caption_query(ctx, g, kv, ids, L, t) : NULL;

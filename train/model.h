@@ -62,8 +62,9 @@ typedef struct uz_model_ops {
      * building one over params), then train_step for each step in place
      * of loss + backward + optimizer step: one full step over examples
      * idx[0..n) of `task` at the schedule's learning rate lr, writing the
-     * step's training loss and the gradient norm that goes with it. The ctx's seed and stream are set as for loss;
-     * the ctx is the model's to reset. Such models train in one process
+     * step's training loss and the gradient norm that goes with it. The
+     * ctx's seed and stream are set as for loss; the ctx is the model's to
+     * reset. Such models train in one process
      * without micro-batches or an adaptive batch size. */
     uz_status (*set_optim)(uz_model *m, const uz_optim_config *optim);
     uz_status (*train_step)(uz_model *m, uz_ctx *ctx, int task, const int64_t *idx, int64_t n,

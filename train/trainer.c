@@ -2,8 +2,8 @@
  *   1. the global batch: unmixed sampling draws one task for the step and
  *      takes the task's next B examples (B = the task's own batch size when
  *      it has one, as Uni-Perceiver v2 gives each task its own); mixed
- *      sampling draws a task per
- *      example and takes each from its task's order;
+ *      sampling draws a task per example and takes each from its task's
+ *      order;
  *   2. rank r of R takes the contiguous shard [B r/R, B (r+1)/R) and splits
  *      it into micro_batches contiguous micro-batches; each micro-batch is
  *      one loss call per task present in it, back-propagated with the
@@ -198,14 +198,17 @@ static uz_status resume(trainer *t, const char *dir)
         st = uz_checkpoint_config(path, &saved);
     if (st != UZ_OK)
         return st;
-    cJSON *old = cJSON_Parse(saved);
+    /* Resolved as this run's config was, so that fields added since the
+     * checkpoint was written compare at their defaults. */
+    uz_train_config old;
+    st = uz_config_load(saved, path, &t->cfg->model_family, 1, NULL, 0, &old);
     free(saved);
-    if (!old)
-        return UZ_FAIL(UZ_ERR_FORMAT, "checkpoint %s: its config is not valid JSON", path);
+    if (st != UZ_OK)
+        return st;
     char diff[1024];
-    bool differs = uz_config_diff(t->cfg->root, old, uz_config_resume_free,
+    bool differs = uz_config_diff(t->cfg->root, old.root, uz_config_resume_free,
                                   uz_config_resume_free_count, diff, sizeof diff);
-    cJSON_Delete(old);
+    uz_config_free(&old);
     if (differs)
         return UZ_FAIL(UZ_ERR_ARG,
                        "resume from %s: the config differs from the checkpoint's at %s; only "
