@@ -383,6 +383,46 @@ START_TEST(mismatches_are_named)
 }
 END_TEST
 
+/* A checkpoint written before a config field existed (its stored config
+ * lacks tasks[].batch) resumes: the stored config is resolved with the
+ * defaults before the comparison. */
+START_TEST(resume_from_config_without_newer_field)
+{
+    char *d = uz_test_tmpdir("trainer");
+    const char *json = "{\"family\":\"toy\",\"train\":{\"steps\":4,\"batch\":4}}";
+    const char *two[] = {"train.steps=2"};
+    UZ_CK_OK(run(json, two, 1, d, NULL, NULL, NULL));
+    char p[512], *text;
+    snprintf(p, sizeof p, "%s/%s", d, UZ_CKPT_FILE);
+    UZ_CK_OK(uz_checkpoint_config(p, &text));
+    cJSON *old = cJSON_Parse(text);
+    free(text);
+    cJSON *task0 = cJSON_GetArrayItem(cJSON_GetObjectItem(old, "tasks"), 0);
+    ck_assert_ptr_nonnull(cJSON_GetObjectItem(task0, "batch"));
+    cJSON_DeleteItemFromObject(task0, "batch");
+    text = cJSON_PrintUnformatted(old);
+    cJSON_Delete(old);
+    /* The same checkpoint again, with the older config. */
+    uz_train_config cfg;
+    load(json, two, 1, &cfg);
+    uz_model *m = build(&cfg);
+    uz_optim *o;
+    uz_train_state st = {.n_tasks = cfg.n_tasks};
+    UZ_CK_OK(uz_optim_new(&cfg.optim, m->params, &o));
+    UZ_CK_OK(uz_checkpoint_load(p, m->params, o, NULL, 0, &st));
+    UZ_CK_OK(uz_checkpoint_save(p, m->params, o, NULL, 0, &st, text));
+    free(text);
+    uz_optim_free(o);
+    uz_model_free(m);
+    uz_config_free(&cfg);
+    uz_train_result r;
+    ck_assert_msg(run(json, NULL, 0, d, d, NULL, &r) == UZ_OK, "%s", uz_error_message());
+    ck_assert_int_eq(r.steps, 4);
+    uz_test_rmtree(d);
+    free(d);
+}
+END_TEST
+
 START_TEST(data_order_permutes_and_seeks)
 {
     uz_data_order a, b;
@@ -435,6 +475,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, nan_gradient_names_tensor);
     tcase_add_test(tc, stop_flag_checkpoints_and_returns);
     tcase_add_test(tc, mismatches_are_named);
+    tcase_add_test(tc, resume_from_config_without_newer_field);
     tcase_add_test(tc, data_order_permutes_and_seeks);
     suite_add_tcase(s, tc);
     return s;
