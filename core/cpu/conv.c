@@ -16,18 +16,12 @@
 #include "../kernels_conv.h"
 #include "kernels_cpu.h"
 #include "pool.h"
+#include "simd_math.h"
 
 #include <omp.h>
 
-/* im2col and col2im are compiled twice, for AVX2 and for the x86-64 baseline
- * (SSE2), and the loader picks one (GNU ifunc): the copies run twice as wide
- * in a default build where the CPU allows. They only move data, so both give
- * the same bits. (As in cpu/layer_norm.c.) */
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-#define COPY_KERNEL __attribute__((target_clones("avx2", "default")))
-#else
-#define COPY_KERNEL
-#endif
+/* im2col and col2im are UZ_SIMD_CLONES: the copies run twice as wide where
+ * the CPU allows. They only move data, so both clones give the same bits. */
 
 /* Below this many multiply-adds (or copied elements) threads cost more than they save. */
 enum { PAR_MIN_WORK = 1 << 16 };
@@ -163,7 +157,7 @@ static void valid_range(int64_t size, int64_t out, int64_t stride, int64_t pad, 
 /* The columns of positions [q0, q0 + nq) of x: col[r * nq + q - q0]. Each row
  * is walked one output row segment at a time: zeros left of the valid range,
  * a copy (contiguous at stride 1), zeros right of it. */
-COPY_KERNEL static void im2col_block(const patches *pt, const float *x, int64_t q0, int64_t nq,
+UZ_SIMD_CLONES static void im2col_block(const patches *pt, const float *x, int64_t q0, int64_t nq,
                                      float *col, bool par)
 {
     int64_t khw = pt->kh * pt->kw, rows = pt->planes * khw;
@@ -208,7 +202,7 @@ COPY_KERNEL static void im2col_block(const patches *pt, const float *x, int64_t 
 
 /* x += the columns of positions [q0, q0 + nq) folded back onto the planes;
  * each plane is summed by one thread in a fixed order. */
-COPY_KERNEL static void col2im_add_block(const patches *pt, const float *col, int64_t q0,
+UZ_SIMD_CLONES static void col2im_add_block(const patches *pt, const float *col, int64_t q0,
                                          int64_t nq, float *x, bool par)
 {
     int64_t khw = pt->kh * pt->kw;

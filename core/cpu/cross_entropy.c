@@ -9,19 +9,19 @@
 #include <math.h>
 #include <string.h>
 
-ROW_KERNEL static double lse_row(const float *xr, int64_t c)
+UZ_SIMD_CLONES static double lse_row(const float *xr, int64_t c)
 {
     float mx = row_max(xr, c);
     return (double)mx + log(row_sum_exp(xr, c, mx));
 }
 
-ROW_KERNEL static double sum_row(const float *xr, int64_t c)
+UZ_SIMD_CLONES static double sum_row(const float *xr, int64_t c)
 {
     return row_sum(xr, c);
 }
 
 /* assign writes 0 + the term: the bits of adding it to a zeroed row. */
-ROW_KERNEL static void softmax_grad_row(float *dr, bool assign, const float *xr, int64_t c,
+UZ_SIMD_CLONES static void softmax_grad_row(float *dr, bool assign, const float *xr, int64_t c,
                                         float lse, float scale, float off)
 {
 #pragma omp simd

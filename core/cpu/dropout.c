@@ -14,7 +14,7 @@ enum { CHUNK_BLOCKS = 64 };
 
 /* The words of blocks b0 .. b0+nb (nb <= CHUNK_BLOCKS): w[4 i + k] is word k
  * of block b0 + i, as uz_philox4x32 gives it. */
-static ROW_KERNEL void philox_chunk(uint64_t seed, uint64_t stream, uint64_t b0, int nb,
+static UZ_SIMD_CLONES void philox_chunk(uint64_t seed, uint64_t stream, uint64_t b0, int nb,
                                      uint32_t *w)
 {
     uint32_t c0[CHUNK_BLOCKS], c1[CHUNK_BLOCKS], c2[CHUNK_BLOCKS], c3[CHUNK_BLOCKS];
@@ -44,7 +44,7 @@ static ROW_KERNEL void philox_chunk(uint64_t seed, uint64_t stream, uint64_t b0,
 /* out[i] = in[i] * scale where kept, +0 where dropped; out += when
  * accumulate (written as 0 + v otherwise, the same bits as adding to a
  * zeroed buffer). Kept means (word >> 8) >= uz_philox_keep_cut(p). */
-static ROW_KERNEL void apply_mask(float *out, const float *in, int64_t n, float p,
+static UZ_SIMD_CLONES void apply_mask(float *out, const float *in, int64_t n, float p,
                                    uint64_t seed, uint64_t stream, bool accumulate)
 {
     float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;

@@ -297,7 +297,8 @@ static void cpu_binary_backward(uz_binary_op op, int wrt, bool assign, float *gr
         }                                                                                    \
     } while (0)
 
-static void un_run(uz_unary_op op, float s, float *o, const float *a, int64_t n)
+/* UZ_SIMD_CLONES: GELU, exp and the others run 8 lanes wide where the CPU allows. */
+static UZ_SIMD_CLONES void un_run(uz_unary_op op, float s, float *o, const float *a, int64_t n)
 {
     switch (op) {
     case UZ_UNARY_ADD_SCALAR: UN_LOOP(x + s); break;
@@ -323,8 +324,9 @@ static void un_run(uz_unary_op op, float s, float *o, const float *a, int64_t n)
 }
 
 /* gr[j] += g f'(x); assign writes 0 + g f'(x) (see BIN_GRAD_LOOP). */
-static void un_grad_run(uz_unary_op op, float s, bool assign, float *gr, const float *go,
-                        const float *out, const float *a, int64_t n)
+static UZ_SIMD_CLONES void un_grad_run(uz_unary_op op, float s, bool assign, float *gr,
+                                       const float *go, const float *out, const float *a,
+                                       int64_t n)
 {
     switch (op) {
     case UZ_UNARY_ADD_SCALAR: UN_GRAD_LOOP(g); break;

@@ -66,7 +66,7 @@ static INLINE void row_normalize(float *y, const float *x, const float *w, const
 }
 
 /* One row: mean[0], rstd[0] and y. */
-ROW_KERNEL static void forward_row(float *y, float *mean, float *rstd, const float *x,
+UZ_SIMD_CLONES static void forward_row(float *y, float *mean, float *rstd, const float *x,
                                    const float *w, const float *b, int64_t c, float eps)
 {
     double mu = 0.0, m2 = 0.0;
@@ -187,7 +187,7 @@ static INLINE void row_dx(float *dr, bool assign, const float *gr, const float *
 
 /* Rows [r0, r1) of dx and, with pw non-NULL, their weight and bias gradient
  * sums in pw and pb (zeroed first). */
-ROW_KERNEL static void backward_rows(float *dx, bool dx_assign, float *pw, float *pb,
+UZ_SIMD_CLONES static void backward_rows(float *dx, bool dx_assign, float *pw, float *pb,
                                      const float *dy, const float *x, const float *w,
                                      const float *mean, const float *rstd, int64_t r0,
                                      int64_t r1, int64_t c)

@@ -10,15 +10,13 @@
 
 #include "simd_math.h"
 
-/* Row loops are compiled twice, for AVX2 and for the x86-64 baseline
- * (SSE2), and the loader picks one (GNU ifunc), so a default build still runs
- * 8 lanes wide where it can. Both give the same bits: the sums run in explicit
- * lanes in a fixed order and AVX2 has no FMA to contract into. */
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
-#define ROW_KERNEL __attribute__((target_clones("avx2", "default")))
+/* Row loops are UZ_SIMD_CLONES. Their sums give the same bits in both
+ * clones: they run in explicit lanes in a fixed order and AVX2 has no FMA to
+ * contract into. Helpers are forced inline so that they are compiled into
+ * each clone. */
+#if defined(__GNUC__)
 #define INLINE __attribute__((always_inline)) inline
 #else
-#define ROW_KERNEL
 #define INLINE inline
 #endif
 

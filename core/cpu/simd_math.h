@@ -14,6 +14,15 @@
 #include <stdint.h>
 #include <string.h>
 
+/* Loops compiled twice, for AVX2 and for the x86-64 baseline (SSE2); the
+ * loader picks one (GNU ifunc), so a default build runs 8 lanes wide, with
+ * libmvec's 8-lane functions, where the CPU allows. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#define UZ_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define UZ_SIMD_CLONES
+#endif
+
 #if defined(__GLIBC__) && defined(__x86_64__) && defined(_OPENMP) && !defined(__FAST_MATH__)
 #pragma omp declare simd notinbranch
 float erff(float x);

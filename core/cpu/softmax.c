@@ -8,7 +8,7 @@
  * exponentials on libmvec's vector expf, the max and sum in the fixed lanes
  * of row_sum.h. A row with nothing left to normalise over (all -inf) is an
  * empty distribution. */
-ROW_KERNEL static void normalize_row(float *yr, const float *xr, int64_t c, bool log_space)
+UZ_SIMD_CLONES static void normalize_row(float *yr, const float *xr, int64_t c, bool log_space)
 {
     float mx = row_max(xr, c);
     if (mx == -INFINITY) {
@@ -33,7 +33,7 @@ ROW_KERNEL static void normalize_row(float *yr, const float *xr, int64_t c, bool
 /* dx += dy - softmax * sum(dy) for a log-softmax row; excluded entries
  * (-inf outputs) are constants: they neither pass their upstream gradient
  * on nor get one. */
-ROW_KERNEL static void log_softmax_grad_row(float *dr, const float *gr, const float *yr,
+UZ_SIMD_CLONES static void log_softmax_grad_row(float *dr, const float *gr, const float *yr,
                                             int64_t c)
 {
     double acc = 0.0;
