@@ -137,6 +137,12 @@ static uz_status fill(cJSON *r, const cJSON *d, const char *path)
             cJSON_Delete(copy);
             return UZ_FAIL(UZ_ERR_NOMEM, "config %s: out of memory", path);
         }
+        /* A default array of objects gets its template's fields too. */
+        char p[PATH_LEN];
+        join(p, path, dc->string);
+        uz_status st = cJSON_IsArray(copy) ? fill_array(copy, dc, p) : UZ_OK;
+        if (st != UZ_OK)
+            return st;
     }
     return UZ_OK;
 }
@@ -186,7 +192,7 @@ static const char trainer_defaults[] =
     "\"lr\":{\"base\":0.01,\"warmup_steps\":0,\"decay\":\"constant\",\"total_steps\":0,"
     "\"min_lr\":0,\"step_size\":0,\"gamma\":0.1},"
     "\"batch_schedule\":{\"kind\":\"fixed\",\"eta\":0.1,\"b_max\":4096,\"lr_rule\":\"auto\"},"
-    "\"tasks\":[{\"name\":\"main\",\"ratio\":1,\"weight\":1,\"batch\":0}],"
+    "\"tasks\":[{\"name\":\"main\"}],"
     "\"sampling\":\"unmixed\"}";
 
 static void family_list(const uz_model_family *const *fams, int n, char *buf, size_t len)
