@@ -453,7 +453,7 @@ static int64_t infer_once(uz_ctx *ctx, const uz_generalist *g, uz_gen_task t, uz
     if (t == UZ_GEN_CLASSIFY)
         st = uz_gen_classify(ctx, g, x, out);
     else if (t == UZ_GEN_DETECT)
-        st = uz_gen_detect(ctx, g, x, out);
+        st = uz_gen_detect(ctx, g, x, 1, out);
     else if (t == UZ_GEN_CAPTION) {
         st = uz_gen_caption_greedy(ctx, g, x, CAPTION_LEN, out, lengths);
         int64_t longest = 0;

@@ -416,7 +416,7 @@ static uz_status run_batch(infer_run *r, int64_t s)
     if (st == UZ_OK && r->task == UZ_GEN_CLASSIFY) {
         st = uz_gen_classify(ctx, g, x, r->probs);
     } else if (st == UZ_OK && r->task == UZ_GEN_DETECT) {
-        st = uz_gen_detect(ctx, g, x, r->dets);
+        st = uz_gen_detect(ctx, g, x, 1, r->dets);
     } else if (st == UZ_OK && r->task == UZ_GEN_CAPTION && r->a->beam <= 1) {
         st = uz_gen_caption_greedy(ctx, g, x, L, r->ids, r->lengths);
     } else if (st == UZ_OK && r->task == UZ_GEN_CAPTION) {

@@ -63,9 +63,8 @@ typedef struct uz_generalist {
     int n_banned;
 } uz_generalist;
 
-/* One proposal's detection: box cx, cy, w, h relative to the image, the
- * best class other than background and its score (objectness x class
- * probability). */
+/* A proposal's detection: box cx, cy, w, h relative to the image, a class
+ * other than background and its score (objectness x class probability). */
 typedef struct uz_gen_detection {
     float box[4];
     int cls;
@@ -142,8 +141,9 @@ uz_tensor *uz_gen_caption_queries(uz_ctx *ctx, const uz_generalist *g,
 
 /* Class probabilities [B, UZ_GEN_CLASSES] into probs. */
 uz_status uz_gen_classify(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images, float *probs);
-/* Every proposal of every image: out[B * Q], image-major. */
-uz_status uz_gen_detect(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images,
+/* Every proposal of every image with its k best classes (1 <= k <=
+ * UZ_GEN_CLASSES), best first: out[B * Q * k], image-major. */
+uz_status uz_gen_detect(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images, int k,
                         uz_gen_detection *out);
 /* Greedy captions: ids [B, L] (eos last when it came before L), lengths
  * [B]. The context is reset between steps. */

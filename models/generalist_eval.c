@@ -13,6 +13,11 @@
 
 enum { EVAL_BATCH = 64, CAPTION_TEXT = 512 };
 
+/* Detections an image reports: its best (proposal, class) pairs, every
+ * proposal standing for each class at objectness x class probability, as
+ * Deformable DETR, DINO and MaskDINO are evaluated (top 100 per image). */
+enum { DETS_PER_IMAGE = 100 };
+
 static int64_t limit_of(int64_t n, int64_t limit)
 {
     return limit > 0 && limit < n ? limit : n;
@@ -63,10 +68,10 @@ static uz_status eval_detect(uz_ctx *ctx, const uz_gen_eval *e, int task, uz_met
 {
     const uz_gen_scenes *sc = &e->data->scenes[1];
     const uz_coco *c = &sc->coco;
-    int64_t n = limit_of(sc->images.n, e->limit), Q = e->g->cfg.queries;
-    uz_det_pred *dets = malloc(sizeof(uz_det_pred) * (size_t)(n * Q));
+    int64_t n = limit_of(sc->images.n, e->limit), K = e->g->cfg.queries * UZ_GEN_CLASSES;
+    uz_det_pred *dets = malloc(sizeof(uz_det_pred) * (size_t)(n * K));
     uz_det_gt *gts = malloc(sizeof(uz_det_gt) * (size_t)(c->n_annotations + 1));
-    uz_gen_detection *d = malloc(sizeof(uz_gen_detection) * (size_t)(EVAL_BATCH * Q));
+    uz_gen_detection *d = malloc(sizeof(uz_gen_detection) * (size_t)(EVAL_BATCH * K));
     int64_t *idx = iota(0, n);
     uz_status st = dets && gts && d && idx ? UZ_OK
                                            : UZ_FAIL(UZ_ERR_NOMEM, "out of memory in eval");
@@ -74,13 +79,13 @@ static uz_status eval_detect(uz_ctx *ctx, const uz_gen_eval *e, int task, uz_met
     for (int64_t s = 0; s < n && st == UZ_OK; s += EVAL_BATCH) {
         int64_t b = n - s < EVAL_BATCH ? n - s : EVAL_BATCH;
         uz_tensor *x = uz_gen_image_batch(ctx, &sc->images, idx + s, b);
-        st = x ? uz_gen_detect(ctx, e->g, x, d) : uz_error_status();
+        st = x ? uz_gen_detect(ctx, e->g, x, UZ_GEN_CLASSES, d) : uz_error_status();
         uz_ctx_reset(ctx);
         for (int64_t i = 0; i < b && st == UZ_OK; i++) {
             const uz_coco_image *im = &c->images[s + i];
-            for (int64_t q = 0; q < Q; q++) {
-                const uz_gen_detection *p = &d[i * Q + q];
-                uz_det_pred *o = &dets[(s + i) * Q + q];
+            for (int64_t pair = 0; pair < K; pair++) {
+                const uz_gen_detection *p = &d[i * K + pair];
+                uz_det_pred *o = &dets[(s + i) * K + pair];
                 o->image_id = s + i;
                 o->category_id = p->cls;
                 o->score = p->score;
@@ -104,8 +109,11 @@ static uz_status eval_detect(uz_ctx *ctx, const uz_gen_eval *e, int task, uz_met
         }
     }
     uz_det_map map;
+    int64_t n_dets = 0;
     if (st == UZ_OK)
-        st = uz_det_map_compute(dets, n * Q, gts, n_gts, &map);
+        st = uz_det_keep_top(dets, n * K, DETS_PER_IMAGE, &n_dets);
+    if (st == UZ_OK)
+        st = uz_det_map_compute(dets, n_dets, gts, n_gts, &map);
     if (st == UZ_OK) {
         put(out, task, "map", map.ap);
         put(out, task, "map50", map.ap50);

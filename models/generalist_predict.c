@@ -19,9 +19,12 @@ uz_status uz_gen_classify(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images
     return UZ_OK;
 }
 
-uz_status uz_gen_detect(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images,
+uz_status uz_gen_detect(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images, int k,
                         uz_gen_detection *out)
 {
+    if (k < 1 || k > UZ_GEN_CLASSES)
+        return UZ_FAIL(UZ_ERR_ARG, "detect: %d classes per proposal, must be in [1, %d]", k,
+                       UZ_GEN_CLASSES);
     uz_image_encoding enc;
     if (uz_image_encoder_forward(ctx, &g->image, images, false, &enc) != UZ_OK)
         return uz_error_status();
@@ -36,17 +39,23 @@ uz_status uz_gen_detect(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images,
     uz_tensor_copy_out(p, pv);
     uz_tensor_copy_out(enc.det.logits, lv);
     uz_tensor_copy_out(enc.det.boxes, bv);
-    /* Score = objectness x the best class probability (background aside). */
+    /* Score = objectness x class probability (background aside). */
     for (int64_t i = 0; i < B * Q; i++) {
         const float *row = pv + i * g->classes.n;
-        int best = 0;
-        for (int k = 1; k < UZ_GEN_CLASSES; k++)
-            if (row[k] > row[best])
-                best = k;
-        uz_gen_detection *d = &out[i];
-        d->cls = best;
-        d->score = row[best] / (1.0f + expf(-lv[i]));
-        memcpy(d->box, bv + 4 * i, sizeof d->box);
+        int order[UZ_GEN_CLASSES];
+        for (int c = 0; c < UZ_GEN_CLASSES; c++) { /* insertion: ties keep class order */
+            int j = c;
+            for (; j > 0 && row[c] > row[order[j - 1]]; j--)
+                order[j] = order[j - 1];
+            order[j] = c;
+        }
+        float objectness = 1.0f / (1.0f + expf(-lv[i]));
+        for (int j = 0; j < k; j++) {
+            uz_gen_detection *d = &out[i * k + j];
+            d->cls = order[j];
+            d->score = row[order[j]] * objectness;
+            memcpy(d->box, bv + 4 * i, sizeof d->box);
+        }
     }
     return UZ_OK;
 }

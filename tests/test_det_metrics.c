@@ -3,7 +3,8 @@
  * quoted): perfect detections, a false positive ranked first, a missed
  * object, an IoU of exactly 0.6, duplicates, no detections / no ground
  * truth, crowd regions, the 100-detection cap, score ties across images,
- * detections of categories without ground truth; input errors.
+ * detections of categories without ground truth; input errors. Then the
+ * per-image cut of uz_det_keep_top.
  *
  * Precision is tp / (tp + fp + 2^-52) as in pycocotools, so a perfect
  * curve reads 1 - 2.2e-16: every comparison allows 1e-12. */
@@ -192,6 +193,29 @@ START_TEST(test_errors)
 }
 END_TEST
 
+START_TEST(test_keep_top)
+{
+    /* Image 7 has four detections in three categories, image 3 two; the
+     * two best of each survive whatever their category, in input order; a
+     * tie keeps the earlier one. */
+    uz_det_pred d[6] = {{7, 1, 0.2, B10}, {3, 1, 0.9, B10}, {7, 2, 0.8, B10},
+                        {7, 1, 0.5, B10}, {7, 3, 0.5, B10}, {3, 2, 0.1, B10}};
+    int64_t n = -1;
+    UZ_CK_OK(uz_det_keep_top(d, 6, 2, &n));
+    ck_assert_int_eq(n, 4);
+    const int64_t img[4] = {3, 7, 7, 3}, cat[4] = {1, 2, 1, 2};
+    const double score[4] = {0.9, 0.8, 0.5, 0.1};
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(d[i].image_id, img[i]);
+        ck_assert_int_eq(d[i].category_id, cat[i]);
+        ck_assert(d[i].score == score[i]);
+    }
+    UZ_CK_OK(uz_det_keep_top(d, 4, 0, &n));
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(uz_det_keep_top(d, 4, -1, &n), UZ_ERR_ARG);
+}
+END_TEST
+
 Suite *make_suite(void)
 {
     Suite *s = suite_create("det_metrics");
@@ -207,6 +231,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, test_score_ties_across_images);
     tcase_add_test(tc, test_category_without_truth);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_keep_top);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -258,14 +258,27 @@ START_TEST(test_predict_and_eval)
             s += probs[i * UZ_GEN_CLASSES + k];
         ck_assert_msg(fabs(s - 1) < 1e-5, "probabilities sum to %g", s);
     }
-    uz_gen_detection det[2 * 4];
-    ck_assert_int_eq(uz_gen_detect(ctx, g, x, det), UZ_OK);
+    uz_gen_detection det[2 * 4], all[2 * 4 * UZ_GEN_CLASSES];
+    ck_assert_int_eq(uz_gen_detect(ctx, g, x, 1, det), UZ_OK);
+    ck_assert_int_eq(uz_gen_detect(ctx, g, x, UZ_GEN_CLASSES, all), UZ_OK);
     for (int i = 0; i < 8; i++) {
         ck_assert(det[i].cls >= 0 && det[i].cls < UZ_GEN_CLASSES);
         ck_assert(det[i].score >= 0 && det[i].score <= 1);
         for (int k = 0; k < 4; k++)
             ck_assert(det[i].box[k] > 0 && det[i].box[k] < 1);
+        /* Every class of the proposal, best first: the first is k = 1's. */
+        const uz_gen_detection *a = all + i * UZ_GEN_CLASSES;
+        ck_assert_int_eq(a[0].cls, det[i].cls);
+        ck_assert(a[0].score == det[i].score);
+        int seen = 0;
+        for (int j = 0; j < UZ_GEN_CLASSES; j++) {
+            seen |= 1 << a[j].cls;
+            ck_assert(j == 0 || a[j].score <= a[j - 1].score);
+            ck_assert_mem_eq(a[j].box, det[i].box, sizeof det[i].box);
+        }
+        ck_assert_int_eq(seen, (1 << UZ_GEN_CLASSES) - 1);
     }
+    ck_assert_int_eq(uz_gen_detect(ctx, g, x, 0, det), UZ_ERR_ARG);
     int32_t ids[2 * 12];
     int64_t len[2];
     ck_assert_int_eq(uz_gen_caption_greedy(ctx, g, x, 12, ids, len), UZ_OK);

@@ -296,3 +296,33 @@ done:
     uz_free(e.rc);
     return st;
 }
+
+uz_status uz_det_keep_top(uz_det_pred *dets, int64_t n_dets, int64_t per_image, int64_t *n_kept)
+{
+    if (per_image < 0)
+        return UZ_FAIL(UZ_ERR_ARG, "det_keep_top: %lld per image, must be >= 0",
+                       (long long)per_image);
+    /* det_cmp with one category: image, score descending, input order. */
+    det_key *dk = uz_malloc((size_t)(n_dets > 0 ? n_dets : 1) * sizeof *dk, "det_keep_top");
+    unsigned char *keep = uz_calloc((size_t)(n_dets > 0 ? n_dets : 1), "det_keep_top marks");
+    if (!dk || !keep) {
+        uz_free(dk);
+        uz_free(keep);
+        return UZ_ERR_NOMEM;
+    }
+    for (int64_t i = 0; i < n_dets; i++)
+        dk[i] = (det_key){0, dets[i].image_id, i, dets[i].score};
+    qsort(dk, (size_t)n_dets, sizeof *dk, det_cmp);
+    for (int64_t i = 0, rank = 0; i < n_dets; i++) {
+        rank = i > 0 && dk[i].img == dk[i - 1].img ? rank + 1 : 0;
+        keep[dk[i].idx] = rank < per_image;
+    }
+    int64_t n = 0;
+    for (int64_t i = 0; i < n_dets; i++)
+        if (keep[i])
+            dets[n++] = dets[i];
+    *n_kept = n;
+    uz_free(dk);
+    uz_free(keep);
+    return UZ_OK;
+}

@@ -48,4 +48,11 @@ typedef struct uz_det_map {
 uz_status uz_det_map_compute(const uz_det_pred *dets, int64_t n_dets, const uz_det_gt *gts,
                              int64_t n_gts, uz_det_map *out);
 
+/* Keeps each image's per_image highest-scoring detections (input order
+ * breaks ties) whatever their category, as DETR-family detectors report
+ * their top (query, class) pairs: compacts dets in input order and sets
+ * *n_kept. */
+uz_status uz_det_keep_top(uz_det_pred *dets, int64_t n_dets, int64_t per_image,
+                          int64_t *n_kept);
+
 #endif
