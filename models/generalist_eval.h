@@ -9,11 +9,12 @@ typedef struct uz_gen_eval {
     const uz_gen_data *data;
     const uz_tokenizer *tok;
     int64_t limit;       /* > 0: the first `limit` test images of each set */
+    int beam;            /* captions: beam width, 1 = greedy */
 } uz_gen_eval;
 
 /* Metrics of model tasks 0..n_tasks-1 (tasks[k] is the generalist task of
  * model task k): "accuracy" (classify), "map" and "map50" (detect), "bleu4"
- * and "cider" (greedy captions), "i2t_r1/5/10" and "t2i_r1/5/10"
+ * and "cider" (captions by beam search, or greedy), "i2t_r1/5/10" and "t2i_r1/5/10"
  * (retrieve). */
 uz_status uz_gen_evaluate(uz_ctx *ctx, const uz_gen_eval *e, const int *tasks, int n_tasks,
                           uz_metrics *out);

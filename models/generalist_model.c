@@ -24,7 +24,7 @@ typedef struct gen_model {
      * ids would mean other pieces. */
     int64_t tok_fp[2], stored_fp[2];
     uz_gen_data data;
-    int64_t eval_limit;
+    int64_t eval_limit, eval_beam;
     bool loaded;
 } gen_model;
 
@@ -70,7 +70,8 @@ static uz_status gen_eval(uz_model *m, uz_ctx *ctx, uz_metrics *out)
     uz_status st = check_tokenizer(gm);
     if (st != UZ_OK)
         return st;
-    uz_gen_eval e = {.g = &gm->g, .data = &gm->data, .tok = gm->tok, .limit = gm->eval_limit};
+    uz_gen_eval e = {.g = &gm->g, .data = &gm->data, .tok = gm->tok, .limit = gm->eval_limit,
+                     .beam = (int)gm->eval_beam};
     return uz_gen_evaluate(ctx, &e, gm->tasks, m->n_tasks, out);
 }
 
@@ -216,6 +217,7 @@ static uz_status parse_config(const cJSON *c, gen_model *gm, uz_gen_config *cfg)
     TRY(float_field(c, "w_giou", 0.0, 100.0, &cfg->w_giou));
     TRY(float_field(c, "bg_weight", 0.0, 1.0, &cfg->bg_weight));
     TRY(uz_cfg_int(c, "model", "eval_limit", 0, INT64_MAX, &gm->eval_limit));
+    TRY(uz_cfg_int(c, "model", "eval_beam", 1, 16, &gm->eval_beam));
     return UZ_OK;
 }
 
@@ -362,6 +364,6 @@ const uz_model_family uz_family_generalist = {
         "\"text_layers\":2,\"decoder_layers\":2,\"text_len\":8,\"caption_len\":16,"
         "\"moe\":true,\"experts\":4,\"top_k\":2,\"dropout\":0,"
         "\"cost_obj\":2,\"cost_l1\":5,\"cost_giou\":2,\"w_obj\":1,\"w_l1\":5,\"w_giou\":2,"
-        "\"bg_weight\":0.1,\"train_limit\":0,\"test_limit\":0,\"eval_limit\":500}",
+        "\"bg_weight\":0.1,\"train_limit\":0,\"test_limit\":0,\"eval_limit\":500,\"eval_beam\":3}",
     .build = gen_build,
 };
