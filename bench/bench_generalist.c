@@ -15,7 +15,7 @@
  *
  * Inference first (gradients off, weights as initialised): per task REPS
  * calls on one batch after WARMUP untimed ones, uz_gen_classify,
- * uz_gen_detect, uz_gen_caption_greedy (caption_len steps at most) and
+ * uz_gen_detect, uz_gen_caption_beam at beam 1 (greedy, caption_len steps at most) and
  * uz_gen_image_embedding for retrieval. Then training: per task WARMUP +
  * STEPS steps on batches drawn in a shuffled order, each timed whole: the
  * loss (images normalised from bytes inside it), the backward, one AdamW
@@ -455,7 +455,7 @@ static int64_t infer_once(uz_ctx *ctx, const uz_generalist *g, uz_gen_task t, uz
     else if (t == UZ_GEN_DETECT)
         st = uz_gen_detect(ctx, g, x, 1, out);
     else if (t == UZ_GEN_CAPTION) {
-        st = uz_gen_caption_greedy(ctx, g, x, CAPTION_LEN, out, lengths);
+        st = uz_gen_caption_beam(ctx, g, x, 1, CAPTION_LEN, out, lengths);
         int64_t longest = 0;
         for (int64_t i = 0; i < B && st == UZ_OK; i++)
             longest = lengths[i] > longest ? lengths[i] : longest;

@@ -417,17 +417,8 @@ static uz_status run_batch(infer_run *r, int64_t s)
         st = uz_gen_classify(ctx, g, x, r->probs);
     } else if (st == UZ_OK && r->task == UZ_GEN_DETECT) {
         st = uz_gen_detect(ctx, g, x, 1, r->dets);
-    } else if (st == UZ_OK && r->task == UZ_GEN_CAPTION && r->a->beam <= 1) {
-        st = uz_gen_caption_greedy(ctx, g, x, L, r->ids, r->lengths);
     } else if (st == UZ_OK && r->task == UZ_GEN_CAPTION) {
-        for (int64_t i = 0; i < r->b && st == UZ_OK; i++) {
-            uz_ctx_reset(ctx);
-            uz_tensor *one = uz_tensor_from(ctx, 4, (int64_t[]){1, C, S, S},
-                                            r->pixels + i * r->plane);
-            st = one ? uz_gen_caption_beam(ctx, g, one, r->a->beam, L, r->ids + i * L,
-                                           &r->lengths[i])
-                     : uz_error_status();
-        }
+        st = uz_gen_caption_beam(ctx, g, x, r->a->beam, L, r->ids, r->lengths);
     } else if (st == UZ_OK) {
         /* Both sides are unit vectors: the cosine is their dot product. */
         uz_image_encoding enc;

@@ -145,16 +145,15 @@ uz_status uz_gen_classify(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images
  * UZ_GEN_CLASSES), best first: out[B * Q * k], image-major. */
 uz_status uz_gen_detect(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images, int k,
                         uz_gen_detection *out);
-/* Greedy captions: ids [B, L] (eos last when it came before L), lengths
- * [B]. The context is reset between steps. */
-uz_status uz_gen_caption_greedy(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images,
-                                int64_t L, int32_t *ids, int64_t *length);
 /* Caption ids (up to the eos) as text into out[cap]. */
 uz_status uz_gen_caption_text(const uz_generalist *g, const uz_tokenizer *tok, const int32_t *ids,
                               int64_t n, char *out, size_t cap);
-/* Beam search over one image ([1, C, S, S]): the best hypothesis by summed
- * log-probability (no length penalty) in ids[L], its length in *length. */
-uz_status uz_gen_caption_beam(uz_ctx *ctx, const uz_generalist *g, uz_tensor *image, int beam,
-                              int64_t L, int32_t *ids, int64_t *length);
+/* Captions by beam search (beam 1 is greedy decoding), `beam` hypotheses
+ * per image, all images decoded together: each image's best hypothesis by
+ * summed log-probability (no length penalty) in ids [B, L] (eos last when
+ * it came before L), its length in lengths [B]. The context is reset
+ * between steps. */
+uz_status uz_gen_caption_beam(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images, int beam,
+                              int64_t L, int32_t *ids, int64_t *lengths);
 
 #endif

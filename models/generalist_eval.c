@@ -140,16 +140,9 @@ static uz_status eval_caption(uz_ctx *ctx, const uz_gen_eval *e, int task, uz_me
                        : UZ_FAIL(UZ_ERR_NOMEM, "out of memory in eval");
     for (int64_t s = 0; s < n && st == UZ_OK; s += EVAL_BATCH) {
         int64_t b = n - s < EVAL_BATCH ? n - s : EVAL_BATCH;
-        if (e->beam <= 1) {
-            uz_tensor *x = uz_gen_image_batch(ctx, &sc->images, idx + s, b);
-            st = x ? uz_gen_caption_greedy(ctx, e->g, x, L, ids, len) : uz_error_status();
-        }
-        for (int64_t i = 0; e->beam > 1 && i < b && st == UZ_OK; i++) {
-            uz_ctx_reset(ctx);
-            uz_tensor *x = uz_gen_image_batch(ctx, &sc->images, idx + s + i, 1);
-            st = x ? uz_gen_caption_beam(ctx, e->g, x, e->beam, L, ids + i * L, &len[i])
-                   : uz_error_status();
-        }
+        uz_tensor *x = uz_gen_image_batch(ctx, &sc->images, idx + s, b);
+        st = x ? uz_gen_caption_beam(ctx, e->g, x, e->beam > 1 ? e->beam : 1, L, ids, len)
+               : uz_error_status();
         for (int64_t i = 0; i < b && st == UZ_OK; i++) {
             char *t = texts + (s + i) * CAPTION_TEXT;
             st = uz_gen_caption_text(e->g, e->tok, ids + i * L, len[i], t, CAPTION_TEXT);

@@ -122,7 +122,7 @@ static uz_status step_logprobs(uz_ctx *ctx, const uz_generalist *g, const captio
     uz_ctx_reset(ctx);
     uz_kv kv[UZ_DECODER_MAX_LAYERS];
     int64_t row = cc->H * cc->P * cc->dh, shape[4] = {n, cc->H, cc->P, cc->dh};
-    bool identity = n == cc->B; /* greedy: row i is image i, read the cache in place */
+    bool identity = n == cc->B; /* beam 1: row i is image i, read the cache in place */
     for (int64_t r = 0; r < n && identity; r++)
         identity = rows[r] == r;
     for (int i = 0; i < 2 * cc->layers; i++) {
@@ -149,54 +149,6 @@ static uz_status step_logprobs(uz_ctx *ctx, const uz_generalist *g, const captio
     return UZ_OK;
 }
 
-uz_status uz_gen_caption_greedy(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images,
-                                int64_t L, int32_t *ids, int64_t *lengths)
-{
-    caption_cache cc;
-    uz_status st = cache_build(ctx, g, images, &cc);
-    if (st != UZ_OK)
-        return st;
-    int64_t B = cc.B;
-    int64_t *rows = malloc(sizeof(int64_t) * (size_t)B);
-    float *lp = malloc(sizeof(float) * (size_t)(B * cc.V));
-    bool *done = calloc((size_t)B, sizeof(bool));
-    if (!rows || !lp || !done)
-        st = UZ_FAIL(UZ_ERR_NOMEM, "out of memory while captioning");
-    memset(ids, 0, sizeof(int32_t) * (size_t)(B * L));
-    for (int64_t i = 0; i < B && st == UZ_OK; i++) {
-        rows[i] = i;
-        lengths[i] = L;
-    }
-    for (int64_t t = 0; t < L && st == UZ_OK; t++) {
-        if ((st = step_logprobs(ctx, g, &cc, rows, B, ids, L, t, lp)) != UZ_OK)
-            break;
-        bool all = true;
-        for (int64_t i = 0; i < B; i++) {
-            if (done[i])
-                continue;
-            const float *row = lp + i * cc.V;
-            int32_t best = 0;
-            for (int32_t k = 1; k < (int32_t)cc.V; k++)
-                if (row[k] > row[best])
-                    best = k;
-            ids[i * L + t] = best;
-            if (best == g->eos_id) {
-                done[i] = true;
-                lengths[i] = t + 1;
-            }
-            all = all && done[i];
-        }
-        if (all)
-            break;
-    }
-    free(rows);
-    free(lp);
-    free(done);
-    cache_free(&cc);
-    uz_ctx_reset(ctx);
-    return st;
-}
-
 /* One hypothesis of the beam: ids so far and their summed log-probability. */
 typedef struct beam_hyp {
     double score;
@@ -204,69 +156,82 @@ typedef struct beam_hyp {
     bool done;
 } beam_hyp;
 
-uz_status uz_gen_caption_beam(uz_ctx *ctx, const uz_generalist *g, uz_tensor *image, int beam,
-                              int64_t L, int32_t *ids, int64_t *length)
+/* One image's K best extensions of its hypotheses hyp/cur at step t
+ * (log-probabilities lp[K, V]) into nh/next; finished hypotheses carry over
+ * unchanged. A small insertion selection over K * V candidates (K is small). */
+static void beam_extend(const beam_hyp *hyp, const int32_t *cur, const float *lp, int64_t K,
+                        int64_t V, int64_t L, int64_t t, int32_t eos, beam_hyp *nh,
+                        int32_t *next)
 {
-    if (image->shape[0] != 1 || beam < 1)
-        return UZ_FAIL(UZ_ERR_ARG, "caption beam search: one image and a beam >= 1, got %lld "
-                       "images and beam %d", (long long)image->shape[0], beam);
-    caption_cache cc;
-    uz_status st = cache_build(ctx, g, image, &cc);
-    if (st != UZ_OK)
-        return st;
-    int64_t K = beam, V = cc.V;
-    int64_t *rows = calloc((size_t)K, sizeof(int64_t));
-    int32_t *cur = calloc((size_t)(K * L), sizeof(int32_t));
-    int32_t *next = calloc((size_t)(K * L), sizeof(int32_t));
-    beam_hyp *hyp = calloc((size_t)K, sizeof(beam_hyp));
-    beam_hyp *nh = calloc((size_t)K, sizeof(beam_hyp));
-    float *lp = malloc(sizeof(float) * (size_t)(K * V));
-    if (!rows || !cur || !next || !hyp || !nh || !lp)
-        st = UZ_FAIL(UZ_ERR_NOMEM, "out of memory in beam search");
-    /* One live hypothesis at first; the others start at -inf. */
-    for (int64_t k = 1; k < K && st == UZ_OK; k++)
-        hyp[k].score = -INFINITY;
-    for (int64_t t = 0; t < L && st == UZ_OK; t++) {
-        if ((st = step_logprobs(ctx, g, &cc, rows, K, cur, L, t, lp)) != UZ_OK)
-            break;
-        /* The K best extensions; finished hypotheses carry over unchanged.
-         * A small selection over K * V candidates (K is small). */
-        for (int64_t k = 0; k < K; k++)
-            nh[k].score = -INFINITY;
-        for (int64_t k = 0; k < K; k++) {
-            if (hyp[k].score == -INFINITY)
+    for (int64_t k = 0; k < K; k++)
+        nh[k].score = -INFINITY;
+    for (int64_t k = 0; k < K; k++) {
+        if (hyp[k].score == -INFINITY)
+            continue;
+        for (int64_t v = 0; v < (hyp[k].done ? 1 : V); v++) {
+            double s = hyp[k].done ? hyp[k].score : hyp[k].score + lp[k * V + v];
+            if (s <= nh[K - 1].score)
                 continue;
-            for (int64_t v = 0; v < (hyp[k].done ? 1 : V); v++) {
-                double s = hyp[k].done ? hyp[k].score : hyp[k].score + lp[k * V + v];
-                if (s <= nh[K - 1].score)
-                    continue;
-                int64_t pos = K - 1;
-                while (pos > 0 && nh[pos - 1].score < s) {
-                    nh[pos] = nh[pos - 1];
-                    memcpy(next + pos * L, next + (pos - 1) * L, sizeof(int32_t) * (size_t)L);
-                    pos--;
-                }
-                memcpy(next + pos * L, cur + k * L, sizeof(int32_t) * (size_t)L);
-                nh[pos] = hyp[k];
-                nh[pos].score = s;
-                if (!hyp[k].done) {
-                    next[pos * L + t] = (int32_t)v;
-                    nh[pos].len = t + 1;
-                    nh[pos].done = v == g->eos_id;
-                }
+            int64_t pos = K - 1;
+            while (pos > 0 && nh[pos - 1].score < s) {
+                nh[pos] = nh[pos - 1];
+                memcpy(next + pos * L, next + (pos - 1) * L, sizeof(int32_t) * (size_t)L);
+                pos--;
+            }
+            memcpy(next + pos * L, cur + k * L, sizeof(int32_t) * (size_t)L);
+            nh[pos] = hyp[k];
+            nh[pos].score = s;
+            if (!hyp[k].done) {
+                next[pos * L + t] = (int32_t)v;
+                nh[pos].len = t + 1;
+                nh[pos].done = v == eos;
             }
         }
-        memcpy(cur, next, sizeof(int32_t) * (size_t)(K * L));
-        memcpy(hyp, nh, sizeof(beam_hyp) * (size_t)K);
+    }
+}
+
+uz_status uz_gen_caption_beam(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images, int beam,
+                              int64_t L, int32_t *ids, int64_t *lengths)
+{
+    if (beam < 1)
+        return UZ_FAIL(UZ_ERR_ARG, "caption beam search: beam %d, must be >= 1", beam);
+    caption_cache cc = {.B = 0};
+    uz_status st = cache_build(ctx, g, images, &cc);
+    if (st != UZ_OK)
+        return st;
+    /* Row b * K + k is hypothesis k of image b. */
+    int64_t B = cc.B, K = beam, V = cc.V, n = B * K;
+    int64_t *rows = calloc((size_t)n, sizeof(int64_t));
+    int32_t *cur = calloc((size_t)(n * L), sizeof(int32_t));
+    int32_t *next = calloc((size_t)(n * L), sizeof(int32_t));
+    beam_hyp *hyp = calloc((size_t)n, sizeof(beam_hyp));
+    beam_hyp *nh = calloc((size_t)n, sizeof(beam_hyp));
+    float *lp = malloc(sizeof(float) * (size_t)(n * V));
+    if (!rows || !cur || !next || !hyp || !nh || !lp)
+        st = UZ_FAIL(UZ_ERR_NOMEM, "out of memory in beam search");
+    /* One live hypothesis per image at first; the others start at -inf. */
+    for (int64_t r = 0; r < n && st == UZ_OK; r++) {
+        rows[r] = r / K;
+        if (r % K)
+            hyp[r].score = -INFINITY;
+    }
+    for (int64_t t = 0; t < L && st == UZ_OK; t++) {
+        if ((st = step_logprobs(ctx, g, &cc, rows, n, cur, L, t, lp)) != UZ_OK)
+            break;
+        for (int64_t b = 0; b < B; b++)
+            beam_extend(hyp + b * K, cur + b * K * L, lp + b * K * V, K, V, L, t, g->eos_id,
+                        nh + b * K, next + b * K * L);
+        memcpy(cur, next, sizeof(int32_t) * (size_t)(n * L));
+        memcpy(hyp, nh, sizeof(beam_hyp) * (size_t)n);
         bool all = true;
-        for (int64_t k = 0; k < K; k++)
-            all = all && (hyp[k].done || hyp[k].score == -INFINITY);
+        for (int64_t r = 0; r < n; r++)
+            all = all && (hyp[r].done || hyp[r].score == -INFINITY);
         if (all)
             break;
     }
-    if (st == UZ_OK) {
-        memcpy(ids, cur, sizeof(int32_t) * (size_t)L);
-        *length = hyp[0].len;
+    for (int64_t b = 0; b < B && st == UZ_OK; b++) {
+        memcpy(ids + b * L, cur + b * K * L, sizeof(int32_t) * (size_t)L);
+        lengths[b] = hyp[b * K].len;
     }
     free(rows);
     free(cur);

@@ -247,8 +247,9 @@ START_TEST(test_predict_and_eval)
     uz_ctx *ctx = uz_ctx_new(0, 0);
     uz_grad_enable(ctx, false);
     float img[2 * 64 * 64];
+    /* Two unlike images, so that even untrained weights caption them apart. */
     for (int i = 0; i < 2 * 64 * 64; i++)
-        img[i] = cosf((float)i * 0.02f);
+        img[i] = i < 64 * 64 ? cosf((float)i * 0.02f) : 8.0f * sinf((float)(i * i) * 0.37f);
     uz_tensor *x = uz_tensor_from(ctx, 4, (int64_t[]){2, 1, 64, 64}, img);
     float probs[2 * UZ_GEN_CLASSES];
     ck_assert_int_eq(uz_gen_classify(ctx, g, x, probs), UZ_OK);
@@ -279,27 +280,29 @@ START_TEST(test_predict_and_eval)
         ck_assert_int_eq(seen, (1 << UZ_GEN_CLASSES) - 1);
     }
     ck_assert_int_eq(uz_gen_detect(ctx, g, x, 0, det), UZ_ERR_ARG);
-    int32_t ids[2 * 12];
-    int64_t len[2];
-    ck_assert_int_eq(uz_gen_caption_greedy(ctx, g, x, 12, ids, len), UZ_OK);
-    for (int i = 0; i < 2; i++) {
-        ck_assert(len[i] >= 1 && len[i] <= 12);
-        for (int j = 0; j < len[i]; j++)
-            for (int k = 0; k < g->n_banned; k++)
-                ck_assert_int_ne(ids[i * 12 + j], g->banned[k]);
+    /* Beam search over the batch: each image's caption is the one it gets
+     * alone. Captioning resets the context, so the images are made again. */
+    for (int beam = 1; beam <= 3; beam += 2) {
+        int32_t ids[2 * 12], one_ids[12];
+        int64_t len[2], one_len;
+        x = uz_tensor_from(ctx, 4, (int64_t[]){2, 1, 64, 64}, img);
+        ck_assert_msg(uz_gen_caption_beam(ctx, g, x, beam, 12, ids, len) == UZ_OK, "%s",
+                      uz_error_message());
+        for (int i = 0; i < 2; i++) {
+            ck_assert(len[i] >= 1 && len[i] <= 12);
+            for (int j = 0; j < len[i]; j++)
+                for (int k = 0; k < g->n_banned; k++)
+                    ck_assert_int_ne(ids[i * 12 + j], g->banned[k]);
+            uz_tensor *one = uz_tensor_from(ctx, 4, (int64_t[]){1, 1, 64, 64},
+                                            img + i * 64 * 64);
+            ck_assert_int_eq(uz_gen_caption_beam(ctx, g, one, beam, 12, one_ids, &one_len),
+                             UZ_OK);
+            ck_assert_int_eq(one_len, len[i]);
+            ck_assert_mem_eq(one_ids, ids + i * 12, sizeof(int32_t) * (size_t)one_len);
+        }
+        ck_assert_msg(memcmp(ids, ids + 12, sizeof(int32_t) * 12) != 0,
+                      "the two images share a caption");
     }
-    /* Beam 1 is greedy. */
-    int32_t beam_ids[12];
-    int64_t beam_len;
-    /* Captioning resets the context (x is gone): the image is made again. */
-    uz_tensor *one = uz_tensor_from(ctx, 4, (int64_t[]){1, 1, 64, 64}, img);
-    ck_assert_int_eq(uz_gen_caption_beam(ctx, g, one, 1, 12, beam_ids,
-                                         &beam_len), UZ_OK);
-    one = uz_tensor_from(ctx, 4, (int64_t[]){1, 1, 64, 64}, img);
-    ck_assert_int_eq(beam_len, len[0]);
-    ck_assert_mem_eq(beam_ids, ids, sizeof(int32_t) * (size_t)beam_len);
-    ck_assert_msg(uz_gen_caption_beam(ctx, g, one, 3, 12, beam_ids,
-                                      &beam_len) == UZ_OK, "%s", uz_error_message());
     uz_metrics met;
     ck_assert_msg(m->ops->eval(m, ctx, &met) == UZ_OK, "%s", uz_error_message());
     ck_assert_int_eq(met.n, 1 + 2 + 2 + 6);

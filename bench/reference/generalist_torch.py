@@ -16,8 +16,8 @@ first batch of the task's order after WARMUP untimed ones -- classification
 scores, softmax), detection (image encoder, g over the image tokens, every
 proposal against the names + background, objectness x best class),
 greedy captioning (the image and the 225 pieces encoded once, then the
-two-stream pass re-run for each of up to caption_len steps as
-uz_gen_caption_greedy does) and the retrieval image embedding. Then
+two-stream pass re-run for each of up to caption_len steps, where unizoo
+encodes <SPE> and the image tokens once) and the retrieval image embedding. Then
 training: per task WARMUP + STEPS steps, each the loss, backward,
 torch.optim.AdamW (defaults, lr 1e-4) step and zero_grad. One JSON line per
 task and mode, like bench_generalist's (wall and process CPU time).
