@@ -68,13 +68,15 @@ static uz_status eval_detect(uz_ctx *ctx, const uz_gen_eval *e, int task, uz_met
 {
     const uz_gen_scenes *sc = &e->data->scenes[1];
     const uz_coco *c = &sc->coco;
-    int64_t n = limit_of(sc->images.n, e->limit), K = e->g->cfg.queries * UZ_GEN_CLASSES;
+    int64_t n = limit_of(sc->images.n, e->limit), Q = e->g->cfg.queries, K = Q * UZ_GEN_CLASSES;
     uz_det_pred *dets = malloc(sizeof(uz_det_pred) * (size_t)(n * K));
+    uz_det_pred *found = malloc(sizeof(uz_det_pred) * (size_t)(n * Q));
     uz_det_gt *gts = malloc(sizeof(uz_det_gt) * (size_t)(c->n_annotations + 1));
     uz_gen_detection *d = malloc(sizeof(uz_gen_detection) * (size_t)(EVAL_BATCH * K));
     int64_t *idx = iota(0, n);
-    uz_status st = dets && gts && d && idx ? UZ_OK
-                                           : UZ_FAIL(UZ_ERR_NOMEM, "out of memory in eval");
+    uz_status st = dets && found && gts && d && idx
+                       ? UZ_OK
+                       : UZ_FAIL(UZ_ERR_NOMEM, "out of memory in eval");
     int64_t n_gts = 0;
     for (int64_t s = 0; s < n && st == UZ_OK; s += EVAL_BATCH) {
         int64_t b = n - s < EVAL_BATCH ? n - s : EVAL_BATCH;
@@ -94,6 +96,11 @@ static uz_status eval_detect(uz_ctx *ctx, const uz_gen_eval *e, int task, uz_met
                 o->box[1] = (p->box[1] - 0.5 * p->box[3]) * h;
                 o->box[2] = p->box[2] * w;
                 o->box[3] = p->box[3] * h;
+                if (pair % UZ_GEN_CLASSES == 0) { /* the proposal, at its best class's score */
+                    uz_det_pred *f = &found[(s + i) * Q + pair / UZ_GEN_CLASSES];
+                    *f = *o;
+                    f->category_id = 0;
+                }
             }
             int64_t k;
             const int64_t *ann = uz_coco_image_annotations(c, s + i, &k);
@@ -108,17 +115,24 @@ static uz_status eval_detect(uz_ctx *ctx, const uz_gen_eval *e, int task, uz_met
             }
         }
     }
-    uz_det_map map;
+    uz_det_map map, boxes;
     int64_t n_dets = 0;
     if (st == UZ_OK)
         st = uz_det_keep_top(dets, n * K, DETS_PER_IMAGE, &n_dets);
     if (st == UZ_OK)
         st = uz_det_map_compute(dets, n_dets, gts, n_gts, &map);
+    /* The boxes alone (every class one): what localisation reaches. */
+    for (int64_t j = 0; j < n_gts; j++)
+        gts[j].category_id = 0;
+    if (st == UZ_OK)
+        st = uz_det_map_compute(found, n * Q, gts, n_gts, &boxes);
     if (st == UZ_OK) {
         put(out, task, "map", map.ap);
         put(out, task, "map50", map.ap50);
+        put(out, task, "map50_boxes", boxes.ap50);
     }
     free(dets);
+    free(found);
     free(gts);
     free(d);
     free(idx);

@@ -13,9 +13,10 @@ typedef struct uz_gen_eval {
 } uz_gen_eval;
 
 /* Metrics of model tasks 0..n_tasks-1 (tasks[k] is the generalist task of
- * model task k): "accuracy" (classify), "map" and "map50" (detect), "bleu4"
- * and "cider" (captions by beam search, or greedy), "i2t_r1/5/10" and "t2i_r1/5/10"
- * (retrieve). */
+ * model task k): "accuracy" (classify); "map", "map50" and "map50_boxes"
+ * (detect; the last counts every class as one, so it scores the boxes
+ * alone); "bleu4" and "cider" (captions by beam search, or greedy);
+ * "i2t_r1/5/10" and "t2i_r1/5/10" (retrieve). */
 uz_status uz_gen_evaluate(uz_ctx *ctx, const uz_gen_eval *e, const int *tasks, int n_tasks,
                           uz_metrics *out);
 

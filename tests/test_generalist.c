@@ -305,7 +305,7 @@ START_TEST(test_predict_and_eval)
     }
     uz_metrics met;
     ck_assert_msg(m->ops->eval(m, ctx, &met) == UZ_OK, "%s", uz_error_message());
-    ck_assert_int_eq(met.n, 1 + 2 + 2 + 6);
+    ck_assert_int_eq(met.n, 1 + 3 + 2 + 6);
     for (int i = 0; i < met.n; i++)
         ck_assert_msg(met.m[i].value >= 0 && met.m[i].value <= (strcmp(met.m[i].name, "cider")
                                                                      ? 1.0
