@@ -148,7 +148,7 @@ uz_status uz_gen_detect(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images, 
 /* Caption ids (up to the eos) as text into out[cap]. */
 uz_status uz_gen_caption_text(const uz_generalist *g, const uz_tokenizer *tok, const int32_t *ids,
                               int64_t n, char *out, size_t cap);
-/* Captions by beam search (beam 1 is greedy decoding), `beam` hypotheses
+/* Captions by beam search (beam >= 1; 1 is greedy decoding), `beam` hypotheses
  * per image, all images decoded together: each image's best hypothesis by
  * summed log-probability (no length penalty) in ids [B, L] (eos last when
  * it came before L), its length in lengths [B]. The context is reset

@@ -1,5 +1,6 @@
 /* Held-out metrics of the generalist, one set per task: top-1 accuracy,
- * COCO box mAP, BLEU-4 and CIDEr-D of greedy captions, retrieval recall. */
+ * COCO box mAP, BLEU-4 and CIDEr-D of beam-searched captions, retrieval
+ * recall. */
 #include "models/generalist_eval.h"
 
 #include "core/alloc.h"
@@ -68,16 +69,18 @@ static uz_status eval_detect(uz_ctx *ctx, const uz_gen_eval *e, int task, uz_met
 {
     const uz_gen_scenes *sc = &e->data->scenes[1];
     const uz_coco *c = &sc->coco;
-    int64_t n = limit_of(sc->images.n, e->limit), Q = e->g->cfg.queries, K = Q * UZ_GEN_CLASSES;
-    uz_det_pred *dets = malloc(sizeof(uz_det_pred) * (size_t)(n * K));
+    /* Each batch's pairs are cut to the images' best as they come. */
+    int64_t n = limit_of(sc->images.n, e->limit), Q = e->g->cfg.queries;
+    int64_t pairs = Q * UZ_GEN_CLASSES, kept = pairs < DETS_PER_IMAGE ? pairs : DETS_PER_IMAGE;
+    uz_det_pred *dets = malloc(sizeof(uz_det_pred) * (size_t)(n * kept + EVAL_BATCH * pairs));
     uz_det_pred *found = malloc(sizeof(uz_det_pred) * (size_t)(n * Q));
     uz_det_gt *gts = malloc(sizeof(uz_det_gt) * (size_t)(c->n_annotations + 1));
-    uz_gen_detection *d = malloc(sizeof(uz_gen_detection) * (size_t)(EVAL_BATCH * K));
+    uz_gen_detection *d = malloc(sizeof(uz_gen_detection) * (size_t)(EVAL_BATCH * pairs));
     int64_t *idx = iota(0, n);
     uz_status st = dets && found && gts && d && idx
                        ? UZ_OK
                        : UZ_FAIL(UZ_ERR_NOMEM, "out of memory in eval");
-    int64_t n_gts = 0;
+    int64_t n_gts = 0, n_dets = 0;
     for (int64_t s = 0; s < n && st == UZ_OK; s += EVAL_BATCH) {
         int64_t b = n - s < EVAL_BATCH ? n - s : EVAL_BATCH;
         uz_tensor *x = uz_gen_image_batch(ctx, &sc->images, idx + s, b);
@@ -85,9 +88,9 @@ static uz_status eval_detect(uz_ctx *ctx, const uz_gen_eval *e, int task, uz_met
         uz_ctx_reset(ctx);
         for (int64_t i = 0; i < b && st == UZ_OK; i++) {
             const uz_coco_image *im = &c->images[s + i];
-            for (int64_t pair = 0; pair < K; pair++) {
-                const uz_gen_detection *p = &d[i * K + pair];
-                uz_det_pred *o = &dets[(s + i) * K + pair];
+            for (int64_t pair = 0; pair < pairs; pair++) {
+                const uz_gen_detection *p = &d[i * pairs + pair];
+                uz_det_pred *o = &dets[n_dets + i * pairs + pair];
                 o->image_id = s + i;
                 o->category_id = p->cls;
                 o->score = p->score;
@@ -114,14 +117,16 @@ static uz_status eval_detect(uz_ctx *ctx, const uz_gen_eval *e, int task, uz_met
                 gt->iscrowd = a->iscrowd != 0;
             }
         }
+        int64_t n_kept = 0;
+        if (st == UZ_OK)
+            st = uz_det_keep_top(dets + n_dets, b * pairs, DETS_PER_IMAGE, &n_kept);
+        n_dets += n_kept;
     }
     uz_det_map map, boxes;
-    int64_t n_dets = 0;
-    if (st == UZ_OK)
-        st = uz_det_keep_top(dets, n * K, DETS_PER_IMAGE, &n_dets);
     if (st == UZ_OK)
         st = uz_det_map_compute(dets, n_dets, gts, n_gts, &map);
-    /* The boxes alone (every class one): what localisation reaches. */
+    /* Every class as one, each proposal once at its best class's score:
+     * what the boxes reach whatever they are called. */
     for (int64_t j = 0; j < n_gts; j++)
         gts[j].category_id = 0;
     if (st == UZ_OK)
@@ -155,8 +160,7 @@ static uz_status eval_caption(uz_ctx *ctx, const uz_gen_eval *e, int task, uz_me
     for (int64_t s = 0; s < n && st == UZ_OK; s += EVAL_BATCH) {
         int64_t b = n - s < EVAL_BATCH ? n - s : EVAL_BATCH;
         uz_tensor *x = uz_gen_image_batch(ctx, &sc->images, idx + s, b);
-        st = x ? uz_gen_caption_beam(ctx, e->g, x, e->beam > 1 ? e->beam : 1, L, ids, len)
-               : uz_error_status();
+        st = x ? uz_gen_caption_beam(ctx, e->g, x, e->beam, L, ids, len) : uz_error_status();
         for (int64_t i = 0; i < b && st == UZ_OK; i++) {
             char *t = texts + (s + i) * CAPTION_TEXT;
             st = uz_gen_caption_text(e->g, e->tok, ids + i * L, len[i], t, CAPTION_TEXT);

@@ -62,11 +62,12 @@ uz_status uz_gen_detect(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images, 
 
 /* What every decoding step reuses, kept outside the arena so that each
  * step can reset the context: the decoder's keys and values of <SPE> and
- * the image tokens (encoded once) and the vocabulary's embeddings. */
+ * the image tokens (encoded once, one row per hypothesis) and the
+ * vocabulary's embeddings. */
 typedef struct caption_cache {
-    int64_t B, H, P, dh, V, D;
+    int64_t rows, H, P, dh, V, D;
     int layers;
-    float *kv[2 * UZ_DECODER_MAX_LAYERS]; /* k, v of each layer: [B, H, P, dh] */
+    float *kv[2 * UZ_DECODER_MAX_LAYERS]; /* k, v of each layer: [rows, H, P, dh] */
     float *vocab;                         /* [V, D] */
 } caption_cache;
 
@@ -77,8 +78,10 @@ static void cache_free(caption_cache *cc)
     uz_free(cc->vocab);
 }
 
+/* The cache of images [B, ...] with each image's row repeated `copies`
+ * times (row b * copies + k). */
 static uz_status cache_build(uz_ctx *ctx, const uz_generalist *g, uz_tensor *images,
-                             caption_cache *cc)
+                             int64_t copies, caption_cache *cc)
 {
     uz_image_encoding enc;
     uz_kv kv[UZ_DECODER_MAX_LAYERS];
@@ -89,16 +92,21 @@ static uz_status cache_build(uz_ctx *ctx, const uz_generalist *g, uz_tensor *ima
     if (!v)
         return uz_error_status();
     const uz_tensor *k0 = kv[0].k;
-    *cc = (caption_cache){.B = k0->shape[0], .H = k0->shape[1], .P = k0->shape[2],
+    *cc = (caption_cache){.rows = k0->shape[0] * copies, .H = k0->shape[1], .P = k0->shape[2],
                           .dh = k0->shape[3], .V = v->shape[0], .D = v->shape[1],
                           .layers = g->dec.cfg.layers};
+    int64_t row = cc->H * cc->P * cc->dh;
     uz_status st = UZ_OK;
     for (int i = 0; i < 2 * cc->layers && st == UZ_OK; i++) {
         const uz_tensor *t = i % 2 ? kv[i / 2].v : kv[i / 2].k;
-        if (!(cc->kv[i] = uz_malloc(sizeof(float) * (size_t)uz_tensor_numel(t), "caption cache")))
+        if (!(cc->kv[i] = uz_malloc(sizeof(float) * (size_t)(cc->rows * row), "caption cache"))) {
             st = uz_error_status();
-        else
-            uz_tensor_copy_out(t, cc->kv[i]);
+            break;
+        }
+        uz_tensor_copy_out(t, cc->kv[i]);
+        for (int64_t r = cc->rows - 1; r > 0 && copies > 1; r--) /* spread, last row first */
+            memcpy(cc->kv[i] + r * row, cc->kv[i] + (r / copies) * row,
+                   sizeof(float) * (size_t)row);
     }
     if (st == UZ_OK && !(cc->vocab = uz_malloc(sizeof(float) * (size_t)uz_tensor_numel(v),
                                                "caption cache")))
@@ -112,26 +120,19 @@ static uz_status cache_build(uz_ctx *ctx, const uz_generalist *g, uz_tensor *ima
     return UZ_OK;
 }
 
-/* Log-probabilities over the vocabulary of query t for rows `rows` of the
- * cache (row i of ids belongs to image rows[i]), into lp[n, V]. Ids that
- * are never generated (pad, unk, bos, <spe>) get -INFINITY. */
+/* Log-probabilities over the vocabulary of query t of every cache row
+ * (row i of ids [rows, L]), into lp[rows, V]. Ids that are never generated
+ * (pad, unk, bos, <spe>) get -INFINITY; a NaN is an error. */
 static uz_status step_logprobs(uz_ctx *ctx, const uz_generalist *g, const caption_cache *cc,
-                               const int64_t *rows, int64_t n, const int32_t *ids, int64_t L,
-                               int64_t t, float *lp)
+                               const int32_t *ids, int64_t L, int64_t t, float *lp)
 {
     uz_ctx_reset(ctx);
     uz_kv kv[UZ_DECODER_MAX_LAYERS];
-    int64_t row = cc->H * cc->P * cc->dh, shape[4] = {n, cc->H, cc->P, cc->dh};
-    bool identity = n == cc->B; /* beam 1: row i is image i, read the cache in place */
-    for (int64_t r = 0; r < n && identity; r++)
-        identity = rows[r] == r;
+    int64_t n = cc->rows, shape[4] = {n, cc->H, cc->P, cc->dh};
     for (int i = 0; i < 2 * cc->layers; i++) {
-        float *m = identity ? cc->kv[i] : uz_ctx_alloc(ctx, sizeof(float) * (size_t)(n * row));
-        uz_tensor *w = m ? uz_tensor_wrap(ctx, 4, shape, m) : NULL;
+        uz_tensor *w = uz_tensor_wrap(ctx, 4, shape, cc->kv[i]);
         if (!w)
             return uz_error_status();
-        for (int64_t r = 0; r < n && !identity; r++)
-            memcpy(m + r * row, cc->kv[i] + rows[r] * row, sizeof(float) * (size_t)row);
         *(i % 2 ? &kv[i / 2].v : &kv[i / 2].k) = w;
     }
     uz_tensor *v = uz_tensor_wrap(ctx, 2, (int64_t[]){cc->V, cc->D}, cc->vocab);
@@ -146,6 +147,10 @@ static uz_status step_logprobs(uz_ctx *ctx, const uz_generalist *g, const captio
     if (!l)
         return uz_error_status();
     uz_tensor_copy_out(l, lp);
+    for (int64_t i = 0; i < n * cc->V; i++)
+        if (isnan(lp[i]))
+            return UZ_FAIL(UZ_ERR_NUMERIC, "captioning: NaN log-probability at step %lld of "
+                           "hypothesis %lld", (long long)t, (long long)(i / cc->V));
     return UZ_OK;
 }
 
@@ -195,28 +200,25 @@ uz_status uz_gen_caption_beam(uz_ctx *ctx, const uz_generalist *g, uz_tensor *im
 {
     if (beam < 1)
         return UZ_FAIL(UZ_ERR_ARG, "caption beam search: beam %d, must be >= 1", beam);
-    caption_cache cc = {.B = 0};
-    uz_status st = cache_build(ctx, g, images, &cc);
+    /* Row b * K + k is hypothesis k of image b. */
+    caption_cache cc = {.rows = 0};
+    uz_status st = cache_build(ctx, g, images, beam, &cc);
     if (st != UZ_OK)
         return st;
-    /* Row b * K + k is hypothesis k of image b. */
-    int64_t B = cc.B, K = beam, V = cc.V, n = B * K;
-    int64_t *rows = calloc((size_t)n, sizeof(int64_t));
+    int64_t K = beam, n = cc.rows, B = n / K, V = cc.V;
     int32_t *cur = calloc((size_t)(n * L), sizeof(int32_t));
     int32_t *next = calloc((size_t)(n * L), sizeof(int32_t));
     beam_hyp *hyp = calloc((size_t)n, sizeof(beam_hyp));
     beam_hyp *nh = calloc((size_t)n, sizeof(beam_hyp));
     float *lp = malloc(sizeof(float) * (size_t)(n * V));
-    if (!rows || !cur || !next || !hyp || !nh || !lp)
+    if (!cur || !next || !hyp || !nh || !lp)
         st = UZ_FAIL(UZ_ERR_NOMEM, "out of memory in beam search");
     /* One live hypothesis per image at first; the others start at -inf. */
-    for (int64_t r = 0; r < n && st == UZ_OK; r++) {
-        rows[r] = r / K;
+    for (int64_t r = 0; r < n && st == UZ_OK; r++)
         if (r % K)
             hyp[r].score = -INFINITY;
-    }
     for (int64_t t = 0; t < L && st == UZ_OK; t++) {
-        if ((st = step_logprobs(ctx, g, &cc, rows, n, cur, L, t, lp)) != UZ_OK)
+        if ((st = step_logprobs(ctx, g, &cc, cur, L, t, lp)) != UZ_OK)
             break;
         for (int64_t b = 0; b < B; b++)
             beam_extend(hyp + b * K, cur + b * K * L, lp + b * K * V, K, V, L, t, g->eos_id,
@@ -233,7 +235,6 @@ uz_status uz_gen_caption_beam(uz_ctx *ctx, const uz_generalist *g, uz_tensor *im
         memcpy(ids + b * L, cur + b * K * L, sizeof(int32_t) * (size_t)L);
         lengths[b] = hyp[b * K].len;
     }
-    free(rows);
     free(cur);
     free(next);
     free(hyp);

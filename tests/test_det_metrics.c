@@ -213,6 +213,10 @@ START_TEST(test_keep_top)
     UZ_CK_OK(uz_det_keep_top(d, 4, 0, &n));
     ck_assert_int_eq(n, 0);
     ck_assert_int_eq(uz_det_keep_top(d, 4, -1, &n), UZ_ERR_ARG);
+    ck_assert_int_eq(uz_det_keep_top(d, -1, 2, &n), UZ_ERR_ARG);
+    d[1].score = NAN;
+    ck_assert_int_eq(uz_det_keep_top(d, 4, 2, &n), UZ_ERR_NUMERIC);
+    ck_assert_ptr_nonnull(strstr(uz_error_message(), "detection 1 has score nan"));
 }
 END_TEST
 

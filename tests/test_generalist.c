@@ -234,6 +234,37 @@ START_TEST(test_caption_step_matches_full_pass)
                               t, (long long)k, (double)got, (double)want);
             }
     }
+    /* Beam 1 is greedy decoding: each token it picks is the best (up to
+     * rounding) of the teacher-forced full pass over the caption it made. */
+    int32_t dec[B * L];
+    int64_t dec_len[B];
+    ck_assert_msg(uz_gen_caption_beam(ctx, g, x, 1, L, dec, dec_len) == UZ_OK, "%s",
+                  uz_error_message());
+    x = uz_tensor_from(ctx, 4, (int64_t[]){B, 1, 64, 64}, img);
+    ck_assert_int_eq(uz_image_encoder_forward(ctx, &g->image, x, false, &enc), UZ_OK);
+    full = uz_gen_caption_queries(ctx, g, &enc, dec, dec_len, L, false);
+    uz_tensor *vocab = uz_gen_embed_vocab(ctx, g, false);
+    uz_tensor *sc = full && vocab ? uz_unified_decoder_scores(
+                                        ctx, &g->dec, UZ_GEN_CAPTION,
+                                        uz_reshape(ctx, full, 2, (int64_t[]){B * L, D}), vocab)
+                                  : NULL;
+    ck_assert_msg(sc, "%s", uz_error_message());
+    int64_t V = vocab->shape[0];
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < dec_len[b]; t++) {
+            const float *row = sc->data + (b * L + t) * V;
+            float best = -INFINITY;
+            for (int64_t w = 0; w < V; w++) {
+                bool banned = false;
+                for (int k = 0; k < g->n_banned; k++)
+                    banned = banned || g->banned[k] == w;
+                if (!banned && row[w] > best)
+                    best = row[w];
+            }
+            int32_t got = dec[b * L + t];
+            ck_assert_msg(row[got] >= best - 1e-5f, "image %d step %d: token %d scores %g, the "
+                          "best %g", b, t, got, (double)row[got], (double)best);
+        }
     uz_ctx_free(ctx);
     uz_model_free(m);
 }
@@ -280,6 +311,10 @@ START_TEST(test_predict_and_eval)
         ck_assert_int_eq(seen, (1 << UZ_GEN_CLASSES) - 1);
     }
     ck_assert_int_eq(uz_gen_detect(ctx, g, x, 0, det), UZ_ERR_ARG);
+    ck_assert_int_eq(uz_gen_detect(ctx, g, x, UZ_GEN_CLASSES + 1, all), UZ_ERR_ARG);
+    int32_t no_ids[2 * 12];
+    int64_t no_len[2];
+    ck_assert_int_eq(uz_gen_caption_beam(ctx, g, x, 0, 12, no_ids, no_len), UZ_ERR_ARG);
     /* Beam search over the batch: each image's caption is the one it gets
      * alone. Captioning resets the context, so the images are made again. */
     for (int beam = 1; beam <= 3; beam += 2) {

@@ -302,6 +302,9 @@ uz_status uz_det_keep_top(uz_det_pred *dets, int64_t n_dets, int64_t per_image, 
     if (per_image < 0)
         return UZ_FAIL(UZ_ERR_ARG, "det_keep_top: %lld per image, must be >= 0",
                        (long long)per_image);
+    uz_status st = check_inputs(dets, n_dets, NULL, 0);
+    if (st != UZ_OK)
+        return st;
     /* det_cmp with one category: image, score descending, input order. */
     det_key *dk = uz_malloc((size_t)(n_dets > 0 ? n_dets : 1) * sizeof *dk, "det_keep_top");
     unsigned char *keep = uz_calloc((size_t)(n_dets > 0 ? n_dets : 1), "det_keep_top marks");

@@ -51,7 +51,7 @@ uz_status uz_det_map_compute(const uz_det_pred *dets, int64_t n_dets, const uz_d
 /* Keeps each image's per_image highest-scoring detections (input order
  * breaks ties) whatever their category, as DETR-family detectors report
  * their top (query, class) pairs: compacts dets in input order and sets
- * *n_kept. */
+ * *n_kept. Detections are checked as uz_det_map_compute checks them. */
 uz_status uz_det_keep_top(uz_det_pred *dets, int64_t n_dets, int64_t per_image,
                           int64_t *n_kept);
 
