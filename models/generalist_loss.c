@@ -171,20 +171,12 @@ static uz_tensor *proposal_loss(uz_ctx *ctx, const uz_gen_config *cfg, uz_tensor
     return uz_add(ctx, loss, uz_mul_scalar(ctx, gl, cfg->w_giou * norm));
 }
 
-/* The encoder proposals that seeded the queries: enc[b, selected[b, q]]. */
-static uz_status selected_proposals(uz_ctx *ctx, const uz_region_proposals *rp, uz_tensor **logits,
-                                    uz_tensor **boxes)
+/* The objectness of the encoder proposals that seeded the queries:
+ * enc_logits[b, selected[b, q]]. */
+static uz_tensor *selected_logits(uz_ctx *ctx, const uz_region_proposals *rp)
 {
     int64_t B = rp->logits->shape[0], Q = rp->logits->shape[1];
-    int32_t *idx4 = uz_ctx_alloc(ctx, sizeof(int32_t) * (size_t)(B * Q * 4));
-    if (!idx4)
-        return UZ_ERR_NOMEM;
-    for (int64_t i = 0; i < B * Q; i++)
-        for (int k = 0; k < 4; k++)
-            idx4[4 * i + k] = rp->selected[i];
-    *logits = uz_gather(ctx, rp->enc_logits, 1, rp->selected, 2, (int64_t[]){B, Q});
-    *boxes = uz_gather(ctx, rp->enc_boxes, 1, idx4, 3, (int64_t[]){B, Q, 4});
-    return *logits && *boxes ? UZ_OK : uz_error_status();
+    return uz_gather(ctx, rp->enc_logits, 1, rp->selected, 2, (int64_t[]){B, Q});
 }
 
 static uz_tensor *detect_loss(uz_ctx *ctx, const uz_generalist *g, const uz_gen_data *d,
@@ -206,10 +198,10 @@ static uz_tensor *detect_loss(uz_ctx *ctx, const uz_generalist *g, const uz_gen_
         return NULL;
     /* Auxiliary losses first, the last layer's last: its matching is the one
      * the classification term uses. */
-    uz_tensor *el, *eb;
-    if (selected_proposals(ctx, rp, &el, &eb) != UZ_OK)
+    uz_tensor *el = selected_logits(ctx, rp);
+    if (!el)
         return NULL;
-    uz_tensor *loss = proposal_loss(ctx, cfg, el, eb, &t, match);
+    uz_tensor *loss = proposal_loss(ctx, cfg, el, rp->enc_boxes, &t, match);
     for (int l = 0; l < rp->n_layers && loss; l++)
         loss = uz_add(ctx, loss, proposal_loss(ctx, cfg, rp->layer_logits[l],
                                                rp->layer_boxes[l], &t, match));

@@ -165,31 +165,39 @@ static int by_score(const void *pa, const void *pb)
     return (a->i > b->i) - (a->i < b->i);
 }
 
-/* The top-Q memory tokens of each row of logits [B, N] into out->selected,
- * and their boxes (values) as [B, Q, 4]. */
-static uz_tensor *select_queries(uz_ctx *ctx, uz_tensor *logits, uz_tensor *boxes, int Q,
-                                 uz_region_proposals *out)
+/* The top-Q memory tokens of each row of logits [B, N] into out->selected. */
+static uz_status select_queries(uz_ctx *ctx, uz_tensor *logits, int Q, uz_region_proposals *out)
 {
     int64_t B = logits->shape[0], N = logits->shape[1];
     float *v = uz_ctx_alloc(ctx, sizeof(float) * (size_t)(B * N));
-    float *bx = uz_ctx_alloc(ctx, sizeof(float) * (size_t)(B * N * 4));
     scored *s = uz_ctx_alloc(ctx, sizeof(scored) * (size_t)N);
     out->selected = uz_ctx_alloc(ctx, sizeof(int32_t) * (size_t)(B * Q));
-    uz_tensor *ref = uz_tensor_empty(ctx, 3, (int64_t[]){B, Q, 4});
-    if (!v || !bx || !s || !out->selected || !ref)
-        return NULL;
+    if (!v || !s || !out->selected)
+        return UZ_ERR_NOMEM;
     uz_tensor_copy_out(logits, v);
-    uz_tensor_copy_out(boxes, bx);
     for (int64_t b = 0; b < B; b++) {
         for (int64_t i = 0; i < N; i++)
             s[i] = (scored){v[b * N + i], (int32_t)i};
         qsort(s, (size_t)N, sizeof *s, by_score);
-        for (int q = 0; q < Q; q++) {
+        for (int q = 0; q < Q; q++)
             out->selected[b * Q + q] = s[q].i;
-            memcpy(ref->data + (b * Q + q) * 4, bx + (b * N + s[q].i) * 4, sizeof(float) * 4);
-        }
     }
-    return ref;
+    return UZ_OK;
+}
+
+/* Rows selected[b, q] of x as [B * Q, C]: x is [B, N, C], or [N, C] shared by
+ * every image. */
+static uz_tensor *selected_rows(uz_ctx *ctx, uz_tensor *x, int64_t N, const int32_t *selected,
+                                int64_t B, int64_t Q)
+{
+    int32_t *rows = uz_ctx_alloc(ctx, sizeof(int32_t) * (size_t)(B * Q));
+    if (!x || !rows)
+        return NULL;
+    bool per_image = x->ndim == 3;
+    for (int64_t i = 0; i < B * Q; i++)
+        rows[i] = (int32_t)((per_image ? (i / Q) * N : 0) + selected[i]);
+    int64_t shape[2] = {per_image ? B * N : N, x->shape[x->ndim - 1]};
+    return uz_index_select(ctx, uz_reshape(ctx, x, 2, shape), 0, rows, B * Q);
 }
 
 /* [B, C, h, w] -> [B, h w, C] (a view). */
@@ -246,12 +254,24 @@ uz_status uz_region_proposal_forward(uz_ctx *ctx, const uz_region_proposal *r, u
     uz_tensor *o = uz_nn_layer_norm_forward(ctx, &r->enc_output_norm,
                                             uz_nn_linear_forward(ctx, &r->enc_output, memory));
     out->enc_logits = squeeze_last(ctx, uz_nn_linear_forward(ctx, &r->enc_score_head, o));
-    out->enc_boxes = uz_sigmoid(ctx, uz_add(ctx, uz_mlp_forward(ctx, &r->enc_bbox_head, o),
-                                            anchor_logits(ctx, hw, c->anchor_size)));
-    if (!out->enc_logits || !out->enc_boxes || !memory_pos)
+    if (!out->enc_logits || !memory_pos)
         return uz_error_status();
-
-    uz_tensor *ref = select_queries(ctx, out->enc_logits, out->enc_boxes, (int)Q, out);
+    uz_status st = select_queries(ctx, out->enc_logits, (int)Q, out);
+    if (st != UZ_OK)
+        return st;
+    /* The box head is row-wise and only the selected tokens' boxes are used
+     * (as references and in the loss), so it runs on those alone: DINO's
+     * code boxes every token, 20x the rows here. */
+    uz_tensor *anchors = anchor_logits(ctx, hw, c->anchor_size);
+    uz_tensor *deltas = uz_mlp_forward(ctx, &r->enc_bbox_head,
+                                       selected_rows(ctx, o, N, out->selected, B, Q));
+    uz_tensor *enc = uz_sigmoid(ctx, uz_add(ctx, deltas, selected_rows(ctx, anchors, N,
+                                                                        out->selected, B, Q)));
+    out->enc_boxes = uz_reshape(ctx, enc, 3, (int64_t[]){B, Q, 4});
+    uz_tensor *ref = out->enc_boxes ? uz_tensor_empty(ctx, 3, out->enc_boxes->shape) : NULL;
+    if (!ref)
+        return uz_error_status();
+    uz_tensor_copy_out(out->enc_boxes, ref->data);
     uz_tensor *tgt = uz_contiguous(ctx, uz_expand(ctx, r->tgt_embed, 3, (int64_t[]){B, Q, d}));
     for (int i = 0; i < c->n_layers; i++) {
         uz_tensor *query_pos = uz_mlp_forward(ctx, &r->ref_point_head,

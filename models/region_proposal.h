@@ -61,7 +61,7 @@ typedef struct uz_region_proposals {
     uz_tensor *layer_logits[UZ_RPN_MAX_LAYERS];
     int64_t n_tokens;      /* N */
     uz_tensor *enc_logits; /* [B, N], every memory token's objectness */
-    uz_tensor *enc_boxes;  /* [B, N, 4] */
+    uz_tensor *enc_boxes;  /* [B, Q, 4], the selected tokens' boxes: the first references */
     int32_t *selected;     /* [B, Q] memory tokens that seeded the queries (step lifetime) */
 } uz_region_proposals;
 

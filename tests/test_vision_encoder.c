@@ -236,7 +236,7 @@ static void check_run(int channels, int64_t size, int64_t batch)
     ck_assert_int_eq(out.tokens->shape[2], 128);
     ck_assert_int_eq(out.det.n_tokens, N);
     ck_assert_int_eq(out.det.enc_logits->shape[1], N);
-    ck_assert_int_eq(out.det.enc_boxes->shape[1], N);
+    ck_assert_int_eq(out.det.enc_boxes->shape[1], Q);
     ck_assert_int_eq(out.det.logits->shape[1], Q);
     ck_assert_int_eq(out.det.q_sem->shape[2], 128);
 

@@ -10,8 +10,8 @@ parameter and the images are stored as "<name>.grad".
 
 Two parts:
 - the image encoder (tiny config below) on a [2, 1, 32, 32] batch: tokens,
-  per-layer boxes and objectness, encoder proposals, the selected memory
-  indices;
+  per-layer boxes and objectness, encoder proposals (objectness of every
+  memory token, boxes of the selected ones), the selected memory indices;
 - one DETR decoder layer alone (prefix "detr."), with a key padding mask.
 
 The seed is checked for margins that float32 rounding on the C side cannot
@@ -97,8 +97,10 @@ def image_encoder_part(items, seed):
     if margin < MIN_RELU or (-gaps).min() < MIN_GAP:
         return None
     part = []
+    # unizoo boxes only the selected tokens (the rest are never used).
+    enc_boxes = out["enc_boxes"].gather(1, out["selected"][..., None].expand(-1, -1, 4))
     outputs = [("tokens", out["tokens"]), ("enc_logits", out["enc_logits"]),
-               ("enc_boxes", out["enc_boxes"])]
+               ("enc_boxes", enc_boxes)]
     for l in range(c["n_layers"]):
         outputs += [(f"layer{l}.boxes", out["layer_boxes"][l]),
                     (f"layer{l}.logits", out["layer_logits"][l])]
