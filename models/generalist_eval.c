@@ -4,6 +4,7 @@
 #include "models/generalist_eval.h"
 
 #include "core/alloc.h"
+#include "datasets/datasets.h"
 #include "text/caption_metrics.h"
 #include "vision/det_metrics.h"
 #include "vision/retrieval_metrics.h"
@@ -123,8 +124,11 @@ static uz_status eval_detect(uz_ctx *ctx, const uz_gen_eval *e, int task, uz_met
         n_dets += n_kept;
     }
     uz_det_map map, boxes;
+    uz_det_category_ap cats[UZ_GEN_CLASSES];
+    int64_t n_cats = 0;
     if (st == UZ_OK)
-        st = uz_det_map_compute(dets, n_dets, gts, n_gts, &map);
+        st = uz_det_map_compute_categories(dets, n_dets, gts, n_gts, &map, cats, UZ_GEN_CLASSES,
+                                           &n_cats);
     /* Every class as one, each proposal once at its best class's score:
      * what the boxes reach whatever they are called. */
     for (int64_t j = 0; j < n_gts; j++)
@@ -135,6 +139,11 @@ static uz_status eval_detect(uz_ctx *ctx, const uz_gen_eval *e, int task, uz_met
         put(out, task, "map", map.ap);
         put(out, task, "map50", map.ap50);
         put(out, task, "map50_boxes", boxes.ap50);
+        for (int64_t k = 0; k < n_cats; k++) { /* e.g. "ap50/sandal" */
+            char name[UZ_METRIC_NAME];
+            snprintf(name, sizeof name, "ap50/%s", uz_fmnist_classes[cats[k].category_id]);
+            put(out, task, name, cats[k].ap50);
+        }
     }
     free(dets);
     free(found);

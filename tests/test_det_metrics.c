@@ -3,8 +3,8 @@
  * quoted): perfect detections, a false positive ranked first, a missed
  * object, an IoU of exactly 0.6, duplicates, no detections / no ground
  * truth, crowd regions, the 100-detection cap, score ties across images,
- * detections of categories without ground truth; input errors. Then the
- * per-image cut of uz_det_keep_top.
+ * detections of categories without ground truth, each category's AP;
+ * input errors. Then the per-image cut of uz_det_keep_top.
  *
  * Precision is tp / (tp + fp + 2^-52) as in pycocotools, so a perfect
  * curve reads 1 - 2.2e-16: every comparison allows 1e-12. */
@@ -175,6 +175,39 @@ START_TEST(test_category_without_truth)
 }
 END_TEST
 
+START_TEST(test_categories)
+{
+    /* Category 2 finds both objects (AP 1), category 1 one of two (51/101,
+     * as in test_missed_object); category 5 has no truth and no entry. The
+     * entries come in ascending id and their mean is the mAP. */
+    const uz_det_gt g[4] = {{1, 2, B10, false}, {2, 2, B10, false}, {1, 1, B10, false},
+                            {2, 1, {30, 30, 10, 10}, false}};
+    const uz_det_pred d[4] = {{1, 2, 0.9, B10}, {2, 2, 0.8, B10}, {1, 1, 0.7, B10},
+                              {1, 5, 0.95, B10}};
+    uz_det_map m;
+    uz_det_category_ap c[2];
+    int64_t n = -1;
+    UZ_CK_OK(uz_det_map_compute_categories(d, 4, g, 4, &m, c, 2, &n));
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(c[0].category_id, 1);
+    ck_assert_int_eq(c[1].category_id, 2);
+    ck_assert_msg(fabs(c[0].ap - 51.0 / 101) < 1e-12 && fabs(c[0].ap50 - 51.0 / 101) < 1e-12,
+                  "category 1: AP %.17g, AP50 %.17g", c[0].ap, c[0].ap50);
+    ck_assert(fabs(c[1].ap - 1) < 1e-12 && fabs(c[1].ap50 - 1) < 1e-12);
+    ck_map(m, (1 + 51.0 / 101) / 2, (1 + 51.0 / 101) / 2, (1 + 51.0 / 101) / 2);
+    ck_assert_double_eq(m.ap50, eval(d, 4, g, 4).ap50);
+    /* APs that differ across thresholds: category 1's detection at IoU 0.6
+     * with its object (test_iou_0_6) counts at .50-.60 only. */
+    const uz_det_pred d6[1] = {{1, 1, 0.9, {0, 0, 10, 6}}};
+    UZ_CK_OK(uz_det_map_compute_categories(d6, 1, g + 2, 1, &m, c, 2, &n));
+    ck_assert_int_eq(n, 1);
+    ck_assert(fabs(c[0].ap50 - 1) < 1e-12 && fabs(c[0].ap - 0.3) < 1e-12);
+    /* No room for the second category. */
+    ck_assert_int_eq(uz_det_map_compute_categories(d, 4, g, 4, &m, c, 1, &n), UZ_ERR_ARG);
+    ck_assert_ptr_nonnull(strstr(uz_error_message(), "more than 1 categories"));
+}
+END_TEST
+
 START_TEST(test_errors)
 {
     const uz_det_gt g[1] = {{1, 1, B10, false}};
@@ -234,6 +267,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, test_max_dets);
     tcase_add_test(tc, test_score_ties_across_images);
     tcase_add_test(tc, test_category_without_truth);
+    tcase_add_test(tc, test_categories);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_keep_top);
     suite_add_tcase(s, tc);

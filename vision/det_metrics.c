@@ -233,6 +233,15 @@ static uz_status check_inputs(const uz_det_pred *dets, int64_t n_dets, const uz_
 uz_status uz_det_map_compute(const uz_det_pred *dets, int64_t n_dets, const uz_det_gt *gts,
                              int64_t n_gts, uz_det_map *out)
 {
+    int64_t n_cats;
+    return uz_det_map_compute_categories(dets, n_dets, gts, n_gts, out, NULL, 0, &n_cats);
+}
+
+uz_status uz_det_map_compute_categories(const uz_det_pred *dets, int64_t n_dets,
+                                        const uz_det_gt *gts, int64_t n_gts, uz_det_map *out,
+                                        uz_det_category_ap *cats, int64_t cap, int64_t *n_cats)
+{
+    *n_cats = 0;
     uz_status st = check_inputs(dets, n_dets, gts, n_gts);
     if (st != UZ_OK)
         return st;
@@ -271,7 +280,21 @@ uz_status uz_det_map_compute(const uz_det_pred *dets, int64_t n_dets, const uz_d
         while (de < n_dets && dk[de].cat == cat)
             de++;
         if (npig > 0) {
-            eval_category(&e, g, ge, d, de, npig, sums);
+            double cs[UZ_DET_N_IOU] = {0}, all = 0.0;
+            eval_category(&e, g, ge, d, de, npig, cs);
+            for (int t = 0; t < UZ_DET_N_IOU; t++) {
+                sums[t] += cs[t];
+                all += cs[t];
+            }
+            if (cats) {
+                if (n_cat >= cap) {
+                    st = UZ_FAIL(UZ_ERR_ARG, "det_map: more than %lld categories with ground truth",
+                                 (long long)cap);
+                    goto done;
+                }
+                cats[n_cat] = (uz_det_category_ap){cat, all / (UZ_DET_N_IOU * N_RECALL),
+                                                   cs[0] / N_RECALL};
+            }
             n_cat++;
         }
         g = ge;
@@ -287,6 +310,7 @@ uz_status uz_det_map_compute(const uz_det_pred *dets, int64_t n_dets, const uz_d
     out->ap = n_cat ? total / (double)(UZ_DET_N_IOU * N_RECALL * n_cat) : -1.0;
     out->ap50 = out->ap_at[0];
     out->ap75 = out->ap_at[5];
+    *n_cats = cats ? n_cat : 0;
 done:
     uz_free(gk);
     uz_free(dk);

@@ -48,6 +48,20 @@ typedef struct uz_det_map {
 uz_status uz_det_map_compute(const uz_det_pred *dets, int64_t n_dets, const uz_det_gt *gts,
                              int64_t n_gts, uz_det_map *out);
 
+/* One category's AP (mean over the ten thresholds) and AP@.5. */
+typedef struct uz_det_category_ap {
+    int64_t category_id;
+    double ap, ap50;
+} uz_det_category_ap;
+
+/* uz_det_map_compute, and the APs its mean is taken over: one entry per
+ * category with non-crowd ground truth, in ascending id, into cats (room
+ * for cap; more categories than that is an error), *n_cats set to their
+ * number. */
+uz_status uz_det_map_compute_categories(const uz_det_pred *dets, int64_t n_dets,
+                                        const uz_det_gt *gts, int64_t n_gts, uz_det_map *out,
+                                        uz_det_category_ap *cats, int64_t cap, int64_t *n_cats);
+
 /* Keeps each image's per_image highest-scoring detections (input order
  * breaks ties) whatever their category, as DETR-family detectors report
  * their top (query, class) pairs: compacts dets in input order and sets
