@@ -25,6 +25,10 @@ static int64_t limit_of(int64_t n, int64_t limit)
     return limit > 0 && limit < n ? limit : n;
 }
 
+/* Every task once: accuracy; mAP, mAP@.5, boxes' mAP@.5 and each class's
+ * AP@.5; BLEU-4, CIDEr; R@1/5/10 both ways. */
+_Static_assert(1 + 3 + UZ_GEN_CLASSES + 2 + 6 <= UZ_MAX_METRICS, "uz_metrics too small");
+
 static void put(uz_metrics *out, int task, const char *name, double value)
 {
     if (out->n >= UZ_MAX_METRICS)
@@ -139,7 +143,8 @@ static uz_status eval_detect(uz_ctx *ctx, const uz_gen_eval *e, int task, uz_met
         put(out, task, "map", map.ap);
         put(out, task, "map50", map.ap50);
         put(out, task, "map50_boxes", boxes.ap50);
-        for (int64_t k = 0; k < n_cats; k++) { /* e.g. "ap50/sandal" */
+        /* e.g. "ap50/sandal"; the ids are class indices (map_categories). */
+        for (int64_t k = 0; k < n_cats; k++) {
             char name[UZ_METRIC_NAME];
             snprintf(name, sizeof name, "ap50/%s", uz_fmnist_classes[cats[k].category_id]);
             put(out, task, name, cats[k].ap50);

@@ -261,7 +261,7 @@ uz_status uz_region_proposal_forward(uz_ctx *ctx, const uz_region_proposal *r, u
         return st;
     /* The box head is row-wise and only the selected tokens' boxes are used
      * (as references and in the loss), so it runs on those alone: DINO's
-     * code boxes every token, 20x the rows here. */
+     * code boxes every token, N / Q times the rows (20 for the scenes). */
     uz_tensor *anchors = anchor_logits(ctx, hw, c->anchor_size);
     uz_tensor *deltas = uz_mlp_forward(ctx, &r->enc_bbox_head,
                                        selected_rows(ctx, o, N, out->selected, B, Q));

@@ -247,6 +247,11 @@ static void check_run(int channels, int64_t size, int64_t batch)
             int64_t m = out.det.selected[b * Q + q];
             float a[4];
             anchor(m, s2, s3, 0.1f, a);
+            for (int k = 0; k < 4; k++) {
+                float got = uz_tensor_get(out.det.enc_boxes, (int64_t[]){b, q, k});
+                ck_assert_msg(fabsf(got - a[k]) < 1e-5f, "encoder box %lld,%lld[%d] %g vs %g",
+                              (long long)b, (long long)q, k, (double)got, (double)a[k]);
+            }
             for (int l = 0; l < 2; l++)
                 for (int k = 0; k < 4; k++) {
                     float got = uz_tensor_get(out.det.layer_boxes[l], (int64_t[]){b, q, k});

@@ -234,7 +234,8 @@ uz_status uz_det_map_compute(const uz_det_pred *dets, int64_t n_dets, const uz_d
                              int64_t n_gts, uz_det_map *out)
 {
     int64_t n_cats;
-    return uz_det_map_compute_categories(dets, n_dets, gts, n_gts, out, NULL, 0, &n_cats);
+    return uz_det_map_compute_categories(dets, n_dets, gts, n_gts, out, NULL, INT64_MAX,
+                                         &n_cats);
 }
 
 uz_status uz_det_map_compute_categories(const uz_det_pred *dets, int64_t n_dets,
@@ -286,15 +287,14 @@ uz_status uz_det_map_compute_categories(const uz_det_pred *dets, int64_t n_dets,
                 sums[t] += cs[t];
                 all += cs[t];
             }
-            if (cats) {
-                if (n_cat >= cap) {
-                    st = UZ_FAIL(UZ_ERR_ARG, "det_map: more than %lld categories with ground truth",
-                                 (long long)cap);
-                    goto done;
-                }
+            if (n_cat >= cap) {
+                st = UZ_FAIL(UZ_ERR_ARG, "det_map: room for the APs of %lld categories, more "
+                             "have ground truth", (long long)cap);
+                goto done;
+            }
+            if (cats)
                 cats[n_cat] = (uz_det_category_ap){cat, all / (UZ_DET_N_IOU * N_RECALL),
                                                    cs[0] / N_RECALL};
-            }
             n_cat++;
         }
         g = ge;
@@ -310,7 +310,7 @@ uz_status uz_det_map_compute_categories(const uz_det_pred *dets, int64_t n_dets,
     out->ap = n_cat ? total / (double)(UZ_DET_N_IOU * N_RECALL * n_cat) : -1.0;
     out->ap50 = out->ap_at[0];
     out->ap75 = out->ap_at[5];
-    *n_cats = cats ? n_cat : 0;
+    *n_cats = n_cat;
 done:
     uz_free(gk);
     uz_free(dk);

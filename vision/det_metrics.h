@@ -56,8 +56,8 @@ typedef struct uz_det_category_ap {
 
 /* uz_det_map_compute, and the APs its mean is taken over: one entry per
  * category with non-crowd ground truth, in ascending id, into cats (room
- * for cap; more categories than that is an error), *n_cats set to their
- * number. */
+ * for cap), *n_cats set to their number. More categories than cap is an
+ * error that leaves *n_cats 0 and out unset. */
 uz_status uz_det_map_compute_categories(const uz_det_pred *dets, int64_t n_dets,
                                         const uz_det_gt *gts, int64_t n_gts, uz_det_map *out,
                                         uz_det_category_ap *cats, int64_t cap, int64_t *n_cats);
