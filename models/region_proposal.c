@@ -111,15 +111,21 @@ void uz_region_proposal_init(uz_region_proposal *r, uint64_t seed)
     init_box_head(&r->bbox_head, seed);
 }
 
+/* A copy of t's values, off the tape (the references carry no gradient). */
+static uz_tensor *values_of(uz_ctx *ctx, uz_tensor *t)
+{
+    uz_tensor *y = t ? uz_tensor_empty(ctx, t->ndim, t->shape) : NULL;
+    if (y)
+        uz_tensor_copy_out(t, y->data);
+    return y;
+}
+
 /* Deformable DETR's inverse_sigmoid (clamped at 1e-5) of the values of t. */
 static uz_tensor *logit_of(uz_ctx *ctx, uz_tensor *t)
 {
-    if (!t)
-        return NULL;
-    uz_tensor *y = uz_tensor_empty(ctx, t->ndim, t->shape);
+    uz_tensor *y = values_of(ctx, t);
     if (!y)
         return NULL;
-    uz_tensor_copy_out(t, y->data);
     int64_t n = uz_tensor_numel(y);
     for (int64_t i = 0; i < n; i++) {
         double x = fmin(fmax((double)y->data[i], 0.0), 1.0);
@@ -268,10 +274,9 @@ uz_status uz_region_proposal_forward(uz_ctx *ctx, const uz_region_proposal *r, u
     uz_tensor *enc = uz_sigmoid(ctx, uz_add(ctx, deltas, selected_rows(ctx, anchors, N,
                                                                         out->selected, B, Q)));
     out->enc_boxes = uz_reshape(ctx, enc, 3, (int64_t[]){B, Q, 4});
-    uz_tensor *ref = out->enc_boxes ? uz_tensor_empty(ctx, 3, out->enc_boxes->shape) : NULL;
+    uz_tensor *ref = values_of(ctx, out->enc_boxes);
     if (!ref)
         return uz_error_status();
-    uz_tensor_copy_out(out->enc_boxes, ref->data);
     uz_tensor *tgt = uz_contiguous(ctx, uz_expand(ctx, r->tgt_embed, 3, (int64_t[]){B, Q, d}));
     for (int i = 0; i < c->n_layers; i++) {
         uz_tensor *query_pos = uz_mlp_forward(ctx, &r->ref_point_head,
@@ -284,10 +289,8 @@ uz_status uz_region_proposal_forward(uz_ctx *ctx, const uz_region_proposal *r, u
         out->layer_logits[i] = squeeze_last(ctx, uz_nn_linear_forward(ctx, &r->score_head, tgt));
         if (!box || !out->layer_logits[i])
             return uz_error_status();
-        ref = uz_tensor_empty(ctx, 3, box->shape);
-        if (!ref)
+        if (!(ref = values_of(ctx, box)))
             return uz_error_status();
-        uz_tensor_copy_out(box, ref->data);
     }
     out->q_sem = tgt;
     out->boxes = out->layer_boxes[c->n_layers - 1];

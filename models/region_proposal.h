@@ -8,10 +8,11 @@
  * Encoder proposals: every memory token m predicts, from
  * LN(Linear(memory)) ("enc_output", "enc_output_norm"), an objectness logit
  * ("enc_score_head", Linear(d, 1)); the Q selected below also a box
- * sigmoid(delta + logit(anchor)) ("enc_bbox_head", MLP d-d-d-4). The anchor of a token is its cell's centre
- * with side anchor_size on F2 and 2 anchor_size on F3 (default 0.1 and 0.2 of
- * the image: objects in the scenes cover a large part of the canvas, so small
- * deltas reach them; Deformable DETR uses 0.05 * 2^level on larger images).
+ * sigmoid(delta + logit(anchor)) ("enc_bbox_head", MLP d-d-d-4). The anchor
+ * of a token is its cell's centre with side anchor_size on F2 and 2
+ * anchor_size on F3 (default 0.1 and 0.2 of the image: objects in the scenes
+ * cover a large part of the canvas, so small deltas reach them; Deformable
+ * DETR uses 0.05 * 2^level on larger images).
  *
  * Queries: the Q tokens of highest objectness (ties: lower index first) give
  * the initial reference boxes (values: neither the choice nor these boxes
