@@ -75,10 +75,11 @@ typedef struct uz_gen_detection {
 uz_status uz_gen_declare(uz_generalist *g, uz_params *p, const uz_gen_config *cfg, uint64_t seed);
 
 /* g over [<SPE>, global, regional] of an encoded image batch (from
- * uz_image_encoder_forward over g->image) for `task` ->
- * [B, 1 + n_global + n_regional, d]. */
+ * uz_image_encoder_forward over g->image) for `task`: the output rows
+ * [start, start + len) -> [B, len, d] (uz_unified_decoder_forward_rows). */
 uz_tensor *uz_gen_decode_image(uz_ctx *ctx, const uz_generalist *g, uz_gen_task task,
-                               const uz_image_encoding *im, bool training);
+                               const uz_image_encoding *im, int64_t start, int64_t len,
+                               bool training);
 
 /* The normalised <SPE> output of h [B, T, d] (projected): [B, D]. */
 uz_tensor *uz_gen_spe(uz_ctx *ctx, const uz_generalist *g, uz_tensor *h);

@@ -30,7 +30,7 @@ uz_tensor *uz_gen_image_embedding(uz_ctx *ctx, const uz_generalist *g, uz_gen_ta
 {
     if (uz_image_encoder_forward(ctx, &g->image, images, training, enc) != UZ_OK)
         return NULL;
-    return uz_gen_spe(ctx, g, uz_gen_decode_image(ctx, g, task, enc, training));
+    return uz_gen_spe(ctx, g, uz_gen_decode_image(ctx, g, task, enc, 0, 1, training));
 }
 
 static uz_tensor *classify_loss(uz_ctx *ctx, const uz_generalist *g, const uz_gen_data *d,

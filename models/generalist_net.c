@@ -81,12 +81,13 @@ static int image_parts(uz_ctx *ctx, uz_gen_task task, const uz_image_encoding *i
 }
 
 uz_tensor *uz_gen_decode_image(uz_ctx *ctx, const uz_generalist *g, uz_gen_task task,
-                               const uz_image_encoding *im, bool training)
+                               const uz_image_encoding *im, int64_t start, int64_t len,
+                               bool training)
 {
     uz_decoder_part parts[2];
     if (image_parts(ctx, task, im, parts) < 0)
         return NULL;
-    return uz_unified_decoder_forward(ctx, &g->dec, parts, 2, NULL, training);
+    return uz_unified_decoder_forward_rows(ctx, &g->dec, parts, 2, NULL, training, start, len);
 }
 
 uz_tensor *uz_gen_spe(uz_ctx *ctx, const uz_generalist *g, uz_tensor *h)
@@ -106,7 +107,7 @@ uz_tensor *uz_gen_embed_texts(uz_ctx *ctx, const uz_generalist *g, uz_gen_task t
     if (!a)
         return NULL;
     uz_decoder_part part = {t, UZ_TOKEN_TEXT, a};
-    uz_tensor *h = uz_unified_decoder_forward(ctx, &g->dec, &part, 1, mask, training);
+    uz_tensor *h = uz_unified_decoder_forward_rows(ctx, &g->dec, &part, 1, mask, training, 0, 1);
     return uz_gen_spe(ctx, g, h);
 }
 
@@ -143,8 +144,8 @@ uz_tensor *uz_gen_caption_queries(uz_ctx *ctx, const uz_generalist *g,
         return NULL;
     parts[2] = (uz_decoder_part){context, UZ_TOKEN_TEXT, a_ctx};
     parts[3] = (uz_decoder_part){queries, UZ_TOKEN_CAPTION_QUERY, a_q};
-    uz_tensor *h = uz_unified_decoder_forward(ctx, &g->dec, parts, 4, mask, training);
-    uz_tensor *q = h ? uz_narrow(ctx, h, 1, 1 + n_img + L, L) : NULL;
+    uz_tensor *q =
+        uz_unified_decoder_forward_rows(ctx, &g->dec, parts, 4, mask, training, 1 + n_img + L, L);
     return q ? uz_unified_decoder_output(ctx, &g->dec, q) : NULL;
 }
 
@@ -213,9 +214,8 @@ uz_tensor *uz_gen_region_scores(uz_ctx *ctx, const uz_generalist *g,
                                 const uz_image_encoding *enc, bool training)
 {
     int64_t B = enc->tokens->shape[0], Q = enc->n_regional;
-    uz_tensor *h = uz_gen_decode_image(ctx, g, UZ_GEN_DETECT, enc, training);
-    uz_tensor *r = h ? uz_narrow(ctx, h, 1, 1 + enc->n_global, Q) : NULL;
-    r = r ? uz_reshape(ctx, r, 2, (int64_t[]){B * Q, h->shape[2]}) : NULL;
+    uz_tensor *r = uz_gen_decode_image(ctx, g, UZ_GEN_DETECT, enc, 1 + enc->n_global, Q, training);
+    r = r ? uz_reshape(ctx, r, 2, (int64_t[]){B * Q, g->cfg.width}) : NULL;
     uz_tensor *a = r ? uz_unified_decoder_output(ctx, &g->dec, r) : NULL;
     uz_tensor *c = a ? uz_gen_embed_texts(ctx, g, UZ_GEN_DETECT, true, g->classes.ids,
                                           g->classes.n, g->classes.len, training)

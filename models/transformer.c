@@ -78,24 +78,46 @@ void uz_transformer_block_init(uz_transformer_block *b, uint64_t seed)
     uz_param_init_const(b->ln2_w, 1.0f);
 }
 
+/* [B, T, C] slice of a projection -> [B, H, T, C / H], all views. */
+static uz_tensor *split_heads(uz_ctx *ctx, uz_tensor *proj, int64_t offset, int64_t C, int64_t H)
+{
+    if (!proj)
+        return NULL;
+    int64_t B = proj->shape[0], T = proj->shape[1];
+    uz_tensor *part = uz_narrow(ctx, proj, 2, offset, C);
+    return uz_permute(ctx, uz_reshape(ctx, part, 4, (int64_t[]){B, T, H, C / H}),
+                      (int[]){0, 2, 1, 3});
+}
+
 /* Multi-head self-attention of h [B, T, C], up to (not including) the
  * output projection; keys and values follow prefix's when given, and h's
- * own go to kv_out when given. */
+ * own go to kv_out when given. rows (NULL: all): only the queries of rows
+ * [rows[0], rows[0] + rows[1]), against the keys and values of every row. */
 static uz_tensor *self_attention(uz_ctx *ctx, const uz_transformer_block *b, uz_tensor *h,
                                  uz_tensor *mask, bool causal, const uz_kv *prefix,
-                                 uz_kv *kv_out)
+                                 uz_kv *kv_out, const int64_t *rows)
 {
     if (!h)
         return NULL;
     int64_t B = h->shape[0], T = h->shape[1], C = b->cfg.width, H = b->cfg.heads;
-    uz_tensor *qkv = uz_linear(ctx, h, b->qkv_w, b->qkv_b);
-    uz_tensor *heads[3];
-    const int to_bhtd[4] = {0, 2, 1, 3};
-    for (int i = 0; i < 3; i++) {
-        /* [B, T, C] slice -> [B, T, H, D] -> [B, H, T, D], all views. */
-        uz_tensor *part = uz_narrow(ctx, qkv, 2, i * C, C);
-        heads[i] = uz_permute(ctx, uz_reshape(ctx, part, 4, (int64_t[]){B, T, H, C / H}), to_bhtd);
+    uz_tensor *q, *kv;
+    int64_t kv_at = C;
+    if (rows) {
+        /* The weight's rows are q, k, v: two products instead of one, so
+         * the unread rows cost no query projection. */
+        q = uz_linear(ctx, uz_narrow(ctx, h, 1, rows[0], rows[1]),
+                      uz_narrow(ctx, b->qkv_w, 0, 0, C), uz_narrow(ctx, b->qkv_b, 0, 0, C));
+        kv = uz_linear(ctx, h, uz_narrow(ctx, b->qkv_w, 0, C, 2 * C),
+                       uz_narrow(ctx, b->qkv_b, 0, C, 2 * C));
+        kv_at = 0;
+        if (mask && mask->shape[mask->ndim - 2] != 1)
+            mask = uz_narrow(ctx, mask, mask->ndim - 2, rows[0], rows[1]);
+        T = rows[1];
+    } else {
+        q = kv = uz_linear(ctx, h, b->qkv_w, b->qkv_b);
     }
+    uz_tensor *heads[3] = {split_heads(ctx, q, 0, C, H), split_heads(ctx, kv, kv_at, C, H),
+                           split_heads(ctx, kv, kv_at + C, C, H)};
     if (kv_out)
         *kv_out = (uz_kv){heads[1], heads[2]};
     if (prefix) {
@@ -103,7 +125,7 @@ static uz_tensor *self_attention(uz_ctx *ctx, const uz_transformer_block *b, uz_
         heads[2] = uz_concat(ctx, (uz_tensor *[]){prefix->v, heads[2]}, 2, 2);
     }
     uz_tensor *o = uz_attention(ctx, heads[0], heads[1], heads[2], mask, causal, 0.0f);
-    return uz_reshape(ctx, uz_permute(ctx, o, to_bhtd), 3, (int64_t[]){B, T, C});
+    return uz_reshape(ctx, uz_permute(ctx, o, (int[]){0, 2, 1, 3}), 3, (int64_t[]){B, T, C});
 }
 
 static uz_tensor *dense_mlp(uz_ctx *ctx, uz_tensor *h, const void *arg)
@@ -125,7 +147,8 @@ uz_tensor *uz_transformer_block_forward(uz_ctx *ctx, const uz_transformer_block 
 
 static uz_tensor *block(uz_ctx *ctx, const uz_transformer_block *b, uz_tensor *x,
                         uz_tensor *mask, bool causal, bool training, uz_transformer_ffn ffn,
-                        const void *arg, const uz_kv *prefix, uz_kv *kv_out)
+                        const void *arg, const uz_kv *prefix, uz_kv *kv_out,
+                        const int64_t *rows)
 {
     if (!x)
         return NULL;
@@ -137,8 +160,10 @@ static uz_tensor *block(uz_ctx *ctx, const uz_transformer_block *b, uz_tensor *x
         return NULL;
     }
     uz_tensor *h = c->pre_ln ? uz_layer_norm(ctx, x, b->ln1_w, b->ln1_b, c->ln_eps) : x;
-    h = uz_linear(ctx, self_attention(ctx, b, h, mask, causal, prefix, kv_out), b->proj_w,
+    h = uz_linear(ctx, self_attention(ctx, b, h, mask, causal, prefix, kv_out, rows), b->proj_w,
                   b->proj_b);
+    if (rows)
+        x = uz_narrow(ctx, x, 1, rows[0], rows[1]);
     h = uz_add(ctx, x, uz_dropout(ctx, h, c->dropout, training));
     if (!c->pre_ln)
         h = uz_layer_norm(ctx, h, b->ln1_w, b->ln1_b, c->ln_eps);
@@ -154,7 +179,28 @@ uz_tensor *uz_transformer_block_forward_ffn(uz_ctx *ctx, const uz_transformer_bl
                                             bool training, uz_transformer_ffn ffn,
                                             const void *arg)
 {
-    return block(ctx, b, x, mask, causal, training, ffn, arg, NULL, NULL);
+    return block(ctx, b, x, mask, causal, training, ffn, arg, NULL, NULL, NULL);
+}
+
+uz_tensor *uz_transformer_block_forward_rows(uz_ctx *ctx, const uz_transformer_block *b,
+                                             uz_tensor *x, uz_tensor *mask, bool training,
+                                             uz_transformer_ffn ffn, const void *arg,
+                                             int64_t start, int64_t len)
+{
+    if (!x)
+        return NULL;
+    if (!ffn && b->cfg.no_mlp) {
+        UZ_FAIL(UZ_ERR_ARG, "transformer: block declared without an MLP needs an ffn");
+        return NULL;
+    }
+    if (x->ndim != 3 || start < 0 || len < 1 || start + len > x->shape[1]) {
+        char s[UZ_SHAPE_STR_LEN];
+        UZ_FAIL(UZ_ERR_ARG, "transformer: rows [%lld, %lld) of input %s", (long long)start,
+                (long long)(start + len), uz_shape_str(x, s, sizeof s));
+        return NULL;
+    }
+    return block(ctx, b, x, mask, false, training, ffn ? ffn : dense_mlp, ffn ? arg : b, NULL,
+                 NULL, (int64_t[]){start, len});
 }
 
 uz_tensor *uz_transformer_block_forward_kv(uz_ctx *ctx, const uz_transformer_block *b,
@@ -167,5 +213,5 @@ uz_tensor *uz_transformer_block_forward_kv(uz_ctx *ctx, const uz_transformer_blo
         return NULL;
     }
     return block(ctx, b, x, mask, false, false, ffn ? ffn : dense_mlp, ffn ? arg : b, prefix,
-                 kv_out);
+                 kv_out, NULL);
 }

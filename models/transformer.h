@@ -58,6 +58,16 @@ uz_tensor *uz_transformer_block_forward_ffn(uz_ctx *ctx, const uz_transformer_bl
                                             bool training, uz_transformer_ffn ffn,
                                             const void *arg);
 
+/* The rows [start, start + len) of uz_transformer_block_forward_ffn's
+ * result (no causal flag), computed alone: the keys and values still come
+ * from every row of x, but the queries, the output projection, the residuals
+ * and the feed-forward run on those rows only. For a last layer whose other
+ * rows nobody reads. mask as there; ffn NULL: the dense MLP. */
+uz_tensor *uz_transformer_block_forward_rows(uz_ctx *ctx, const uz_transformer_block *b,
+                                             uz_tensor *x, uz_tensor *mask, bool training,
+                                             uz_transformer_ffn ffn, const void *arg,
+                                             int64_t start, int64_t len);
+
 /* The keys and values of a block's attention, [B, heads, T, C / heads] each. */
 typedef struct uz_kv {
     uz_tensor *k, *v;

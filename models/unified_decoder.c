@@ -128,20 +128,65 @@ static uz_tensor *assemble(uz_ctx *ctx, const uz_unified_decoder *dec,
     return uz_concat(ctx, seq, n_parts + 1, 1);
 }
 
+/* segs cut to the positions [start, start + len), empty runs dropped. */
+static int segments_in(const uz_moe_segment *segs, int n, int64_t start, int64_t len,
+                       uz_moe_segment *out)
+{
+    int m = 0;
+    int64_t t0 = 0;
+    for (int i = 0; i < n; t0 += segs[i].len, i++) {
+        int64_t a = t0 > start ? t0 : start;
+        int64_t z = t0 + segs[i].len < start + len ? t0 + segs[i].len : start + len;
+        if (z > a)
+            out[m++] = (uz_moe_segment){z - a, segs[i].attr};
+    }
+    return m;
+}
+
+/* rows NULL: every output row; otherwise the last layer computes only rows
+ * [rows[0], rows[0] + rows[1]) (uz_transformer_block_forward_rows). */
+static uz_tensor *decode(uz_ctx *ctx, const uz_unified_decoder *dec,
+                         const uz_decoder_part *parts, int n_parts, uz_tensor *mask,
+                         bool training, const int64_t *rows)
+{
+    const uz_unified_decoder_config *c = &dec->cfg;
+    uz_moe_segment segs[UZ_DECODER_MAX_PARTS], kept[UZ_DECODER_MAX_PARTS];
+    uz_tensor *x = assemble(ctx, dec, parts, n_parts, true, segs);
+    if (x && rows && (rows[0] < 0 || rows[1] < 1 || rows[0] + rows[1] > x->shape[1])) {
+        UZ_FAIL(UZ_ERR_ARG, "unified_decoder: rows [%lld, %lld) of %lld positions",
+                (long long)rows[0], (long long)(rows[0] + rows[1]), (long long)x->shape[1]);
+        return NULL;
+    }
+    for (int i = 0; i < c->layers; i++) {
+        moe_arg arg = {&dec->moe[i], segs, n_parts};
+        uz_transformer_ffn ffn = c->moe ? moe_branch : NULL;
+        if (rows && i == c->layers - 1) {
+            arg = (moe_arg){&dec->moe[i], kept, segments_in(segs, n_parts, rows[0], rows[1], kept)};
+            x = uz_transformer_block_forward_rows(ctx, &dec->layers[i], x, mask, training, ffn,
+                                                  &arg, rows[0], rows[1]);
+        } else if (c->moe) {
+            x = uz_transformer_block_forward_ffn(ctx, &dec->layers[i], x, mask, false, training,
+                                                 ffn, &arg);
+        } else {
+            x = uz_transformer_block_forward(ctx, &dec->layers[i], x, mask, false, training);
+        }
+    }
+    return uz_nn_layer_norm_forward(ctx, &dec->ln_f, x);
+}
+
 uz_tensor *uz_unified_decoder_forward(uz_ctx *ctx, const uz_unified_decoder *dec,
                                       const uz_decoder_part *parts, int n_parts,
                                       uz_tensor *mask, bool training)
 {
-    const uz_unified_decoder_config *c = &dec->cfg;
-    uz_moe_segment segs[UZ_DECODER_MAX_PARTS];
-    uz_tensor *x = assemble(ctx, dec, parts, n_parts, true, segs);
-    for (int i = 0; i < c->layers; i++) {
-        moe_arg arg = {&dec->moe[i], segs, n_parts};
-        x = c->moe ? uz_transformer_block_forward_ffn(ctx, &dec->layers[i], x, mask, false,
-                                                      training, moe_branch, &arg)
-                   : uz_transformer_block_forward(ctx, &dec->layers[i], x, mask, false, training);
-    }
-    return uz_nn_layer_norm_forward(ctx, &dec->ln_f, x);
+    return decode(ctx, dec, parts, n_parts, mask, training, NULL);
+}
+
+uz_tensor *uz_unified_decoder_forward_rows(uz_ctx *ctx, const uz_unified_decoder *dec,
+                                           const uz_decoder_part *parts, int n_parts,
+                                           uz_tensor *mask, bool training, int64_t start,
+                                           int64_t len)
+{
+    return decode(ctx, dec, parts, n_parts, mask, training, (int64_t[]){start, len});
 }
 
 /* The layers over the assembled x in evaluation mode, reading prefix's

@@ -395,6 +395,116 @@ START_TEST(test_moe_errors)
 }
 END_TEST
 
+/* ---- the last layer on the read rows only ---------------------------------------------- */
+
+enum { ROWS_PARAMS_MAX = 64 };
+
+/* One pass over [<SPE>, 2 global, 3 regional, LEN text, LEN queries] under
+ * the captioning mask; the loss reads rows [start, start + len) of the
+ * output, taken from the full pass (rows_only false) or from
+ * forward_rows. Inputs are remade from seed each time. */
+static uz_tensor *rows_pass(uz_ctx *ctx, const uz_unified_decoder *dec, bool rows_only,
+                            int64_t start, int64_t len, uz_tensor **inputs)
+{
+    static float a[3][UZ_MOE_ATTR_DIM];
+    UZ_CK_OK(uz_moe_attribute(UZ_MOE_CAPTION, false, UZ_MOE_IMAGE, a[0]));
+    UZ_CK_OK(uz_moe_attribute(UZ_MOE_CAPTION, false, UZ_MOE_TEXT, a[1]));
+    UZ_CK_OK(uz_moe_attribute(UZ_MOE_CAPTION, false, UZ_MOE_CAPTION_QUERY, a[2]));
+    const int64_t n[4] = {2, N_IMG - 2, LEN, LEN};
+    const float *attr[4] = {a[0], a[0], a[1], a[2]};
+    const uz_token_type type[4] = {UZ_TOKEN_IMAGE_GLOBAL, UZ_TOKEN_IMAGE_REGION, UZ_TOKEN_TEXT,
+                                   UZ_TOKEN_CAPTION_QUERY};
+    uz_decoder_part parts[4];
+    for (int i = 0; i < 4; i++) {
+        inputs[i] = uz_test_rand(ctx, 3, (int64_t[]){2, n[i], D}, 11 + (uint64_t)i, -1, 1);
+        uz_tensor_set_requires_grad(inputs[i], true);
+        parts[i] = (uz_decoder_part){inputs[i], type[i], attr[i]};
+    }
+    uz_tensor *mask = uz_caption_mask(ctx, 2, N_IMG, LEN, (int64_t[]){LEN, 3});
+    uz_tensor *h;
+    if (rows_only)
+        h = uz_unified_decoder_forward_rows(ctx, dec, parts, 4, mask, false, start, len);
+    else
+        h = uz_narrow(ctx, uz_unified_decoder_forward(ctx, dec, parts, 4, mask, false), 1, start,
+                      len);
+    UZ_CK_NOTNULL(h);
+    uz_tensor *w = uz_test_rand(ctx, 3, (int64_t[]){2, len, D}, 99, -1, 1);
+    UZ_CK_OK(uz_backward(ctx, weighted_sum(ctx, h, w)));
+    return h;
+}
+
+/* |a - b| within float32 rounding of sums over the rows: 1e-5 of the larger
+ * of 1 and max |a|. */
+static bool rows_close(const uz_tensor *a, const uz_tensor *b)
+{
+    double scale = 1.0;
+    for (int64_t i = 0; i < uz_tensor_numel(a); i++)
+        scale = fmax(scale, fabs((double)a->data[i]));
+    return uz_test_max_abs_diff(a, b) <= 1e-5 * scale;
+}
+
+/* forward_rows gives the full pass's rows, values and every gradient (the
+ * inputs' and the parameters'), dense and MoE, for <SPE> alone, the caption
+ * queries and a span across three parts (three MoE segments). */
+static void check_rows(bool moe, int64_t start, int64_t len)
+{
+    uz_params *p = uz_params_new();
+    uz_unified_decoder dec;
+    uz_unified_decoder_config dc = {.width = D, .heads = HEADS, .mlp_hidden = HIDDEN, .moe = moe,
+                                    .out_dim = OUT_DIM, .tasks = 1};
+    UZ_CK_OK(uz_unified_decoder_declare(&dec, p, "dec.", &dc));
+    UZ_CK_OK(uz_params_finalize(p));
+    int np = uz_params_count(p);
+    ck_assert_int_le(np, ROWS_PARAMS_MAX);
+    for (int i = 0; i < np; i++)
+        fill_param(uz_params_at(p, i));
+    uz_ctx *full_ctx = uz_ctx_new(0, 0), *rows_ctx = uz_ctx_new(0, 0);
+    uz_tensor *full_in[4], *rows_in[4];
+    uz_tensor *full = rows_pass(full_ctx, &dec, false, start, len, full_in);
+    uz_tensor *pg[ROWS_PARAMS_MAX];
+    for (int i = 0; i < np; i++) {
+        uz_tensor *g = uz_params_at(p, i)->grad;
+        pg[i] = g ? uz_tensor_from(full_ctx, g->ndim, g->shape, g->data) : NULL; /* a copy */
+    }
+    uz_params_zero_grad(p);
+    uz_tensor *rows = rows_pass(rows_ctx, &dec, true, start, len, rows_in);
+    ck_assert(rows_close(full, rows));
+    for (int i = 0; i < 4; i++)
+        ck_assert_msg(rows_close(full_in[i]->grad, rows_in[i]->grad), "input %d's gradient", i);
+    for (int i = 0; i < np; i++) {
+        uz_tensor *g = uz_params_at(p, i)->grad;
+        ck_assert_msg((g == NULL) == (pg[i] == NULL), "%s", uz_params_at(p, i)->name);
+        ck_assert_msg(!g || rows_close(pg[i], g), "%s's gradient", uz_params_at(p, i)->name);
+    }
+    uz_ctx_free(rows_ctx);
+    uz_ctx_free(full_ctx);
+    uz_params_free(p);
+}
+
+START_TEST(test_forward_rows)
+{
+    for (int moe = 0; moe <= 1; moe++) {
+        check_rows(moe, 0, 1);                      /* <SPE> */
+        check_rows(moe, 1 + N_IMG + LEN, LEN);      /* the caption queries */
+        check_rows(moe, 2, N_IMG + 1);              /* global, regional and text rows */
+    }
+    uz_params *p = uz_params_new();
+    uz_unified_decoder dec;
+    uz_unified_decoder_config dc = {.width = D, .heads = HEADS, .tasks = 1};
+    UZ_CK_OK(uz_unified_decoder_declare(&dec, p, "dec.", &dc));
+    UZ_CK_OK(uz_params_finalize(p));
+    uz_ctx *ctx = uz_ctx_new(0, 0);
+    uz_tensor *x = uz_test_rand(ctx, 3, (int64_t[]){2, 3, D}, 5, -1, 1);
+    float a[UZ_MOE_ATTR_DIM] = {0};
+    uz_decoder_part part = {x, UZ_TOKEN_TEXT, a};
+    ck_assert_ptr_null(uz_unified_decoder_forward_rows(ctx, &dec, &part, 1, NULL, false, 2, 3));
+    ck_assert_ptr_nonnull(strstr(uz_error_message(), "rows [2, 5) of 4 positions"));
+    ck_assert_ptr_null(uz_unified_decoder_forward_rows(ctx, &dec, &part, 1, NULL, false, 0, 0));
+    uz_ctx_free(ctx);
+    uz_params_free(p);
+}
+END_TEST
+
 /* ---- declarations, init, errors -------------------------------------------------------- */
 
 START_TEST(test_declare_init_errors)
@@ -486,6 +596,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, test_moe_gradcheck);
     tcase_add_test(tc, test_moe_routing);
     tcase_add_test(tc, test_moe_errors);
+    tcase_add_test(tc, test_forward_rows);
     tcase_add_test(tc, test_declare_init_errors);
     suite_add_tcase(s, tc);
     return s;
