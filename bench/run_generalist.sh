@@ -11,7 +11,9 @@
 # threads: the work done, which other jobs on shared cores inflate far less
 # than the wall time) and its ratio, GFLOP per batch (matmuls and
 # convolutions as torch.profiler counts them; a training step = 3x its
-# forward) and each side's GFLOP/s; the mixed training figure, the tasks
+# forward) and each side's GFLOP/s, and what share that is of the machine's
+# peak (OpenBLAS SGEMM 2048^3 at the same threads, measured after the rounds);
+# the mixed training figure, the tasks
 # weighted by the zoo's sampling ratios (classify 0.2, detect 0.35, caption
 # 0.25, retrieve 0.2: the mean images per step over the mean time per
 # step); each task's ratio in every round; and each side's first training
@@ -48,7 +50,7 @@ fi
 if [[ ${BUILD:-1} != 0 ]]; then
     cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DUZ_CUDA=OFF -DUZ_TESTS=OFF \
         -DUZ_WERROR=OFF >/dev/null
-    cmake --build "$build" -j2 --target bench_generalist >/dev/null
+    cmake --build "$build" -j2 --target bench_generalist bench_ops >/dev/null
 fi
 
 raw=${FROM:-${RAW:-$(mktemp)}}
@@ -72,6 +74,8 @@ for ((r = 1; r <= rounds; r++)); do
             sed "s/^{/{\"round\": $r, /" >>"$raw"
     done
 done
+# The machine's peak for the GFLOP/s columns: OpenBLAS SGEMM 2048^3 at THREADS.
+((rounds > 0)) && "$build/bench_ops" 10 sgemm_2048 >>"$raw"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 /usr/bin/python3 - "$raw" "$load_before" "$load_after" "$threads" <<'EOF'
@@ -79,6 +83,8 @@ import json, sys
 
 raw, load_before, load_after, threads = sys.argv[1:5]
 rows = [json.loads(line) for line in open(raw)]
+peaks = [r["gflop"] / r["ms_min"] * 1e3 for r in rows if r.get("case") == "sgemm_2048"]
+rows = [r for r in rows if "mode" in r]
 TASKS = ("classify", "detect", "caption", "retrieve")
 MIX = {"classify": 0.2, "detect": 0.35, "caption": 0.25, "retrieve": 0.2}
 best, cpu, gflop, loss0 = {}, {}, {}, {}
@@ -147,6 +153,15 @@ if loss0:
         "%s %.5g / %.5g" % (t, loss0.get(("unizoo", t), float("nan")),
                             loss0.get(("torch", t), float("nan")))
         for t in TASKS if ("unizoo", t) in loss0))
+if peaks and gflop:
+    peak = max(peaks)
+    share = {impl: [gflop[(m, t)] / best[(impl, m, t)]["ms_min"] * 1e3 / peak * 100
+                    for (m, t) in gflop if (impl, m, t) in best and not (m, t) == ("infer", "caption")]
+             for impl in ("unizoo", "torch")}
+    print("Peak: OpenBLAS SGEMM 2048^3 %.1f GFLOP/s at %s threads; the rows above reach "
+          "%.0f-%.0f%% of it (unizoo, by PyTorch's FLOP count) and %.0f-%.0f%% (torch)." % (
+              peak, threads, min(share["unizoo"]), max(share["unizoo"]), min(share["torch"]),
+              max(share["torch"])))
 print("Minimum over %d rounds of each side's minimum; torch %s, matcher %s. "
       "Load average before %s, after %s." % (
           max(r["round"] for r in rows), next((r["torch"] for r in rows if r["impl"] == "torch"),
