@@ -13,13 +13,13 @@
 # convolutions as torch.profiler counts them; a training step = 3x its
 # forward) and each side's GFLOP/s, and what share that is of the machine's
 # peak (OpenBLAS SGEMM 2048^3 at the same threads, measured after the rounds);
-# the mixed training figure, the tasks
-# weighted by the zoo's sampling ratios (classify 0.2, detect 0.35, caption
-# 0.25, retrieve 0.2: the mean images per step over the mean time per
-# step); each task's ratio in every round; and each side's first training
-# loss: both start from the same weights, so they agree to float rounding,
-# except where a near-tie in the Hungarian matching goes the other way
-# (detection, ~1e-3) and retrieval, whose captions are drawn differently.
+# the mixed training figure, the tasks weighted by the zoo's sampling ratios
+# (classify 0.2, detect 0.35, caption 0.25, retrieve 0.2: the mean images per
+# step over the mean time per step); each task's ratio in every round; and
+# each side's first training loss: both start from the same weights, so they
+# agree to float rounding, except where a near-tie in the Hungarian matching
+# goes the other way (detection, ~1e-3) and retrieval, whose captions are
+# drawn differently.
 #
 # Both sides run with OMP_NUM_THREADS=THREADS and OMP_WAIT_POLICY=WAIT
 # (passive by default: the cores may be shared); PyTorch with
@@ -153,11 +153,11 @@ if loss0:
         "%s %.5g / %.5g" % (t, loss0.get(("unizoo", t), float("nan")),
                             loss0.get(("torch", t), float("nan")))
         for t in TASKS if ("unizoo", t) in loss0))
-if peaks and gflop:
-    peak = max(peaks)
-    share = {impl: [gflop[(m, t)] / best[(impl, m, t)]["ms_min"] * 1e3 / peak * 100
-                    for (m, t) in gflop if (impl, m, t) in best and not (m, t) == ("infer", "caption")]
-             for impl in ("unizoo", "torch")}
+peak = max(peaks, default=0.0)
+share = {impl: [gflop[(m, t)] / best[(impl, m, t)]["ms_min"] * 1e3 / peak * 100
+                for (m, t) in gflop if (impl, m, t) in best and (m, t) != ("infer", "caption")]
+         for impl in ("unizoo", "torch")} if peak else {}
+if share and share["unizoo"] and share["torch"]:
     print("Peak: OpenBLAS SGEMM 2048^3 %.1f GFLOP/s at %s threads; the rows above reach "
           "%.0f-%.0f%% of it (unizoo, by PyTorch's FLOP count) and %.0f-%.0f%% (torch)." % (
               peak, threads, min(share["unizoo"]), max(share["unizoo"]), min(share["torch"]),

@@ -61,8 +61,9 @@ uz_tensor *uz_transformer_block_forward_ffn(uz_ctx *ctx, const uz_transformer_bl
 /* The rows [start, start + len) of uz_transformer_block_forward_ffn's
  * result (no causal flag), computed alone: the keys and values still come
  * from every row of x, but the queries, the output projection, the residuals
- * and the feed-forward run on those rows only. For a last layer whose other
- * rows nobody reads. mask as there; ffn NULL: the dense MLP. */
+ * and the feed-forward run on those rows only, so ffn gets [B, len, C] (its
+ * arg must describe those rows). For a last layer whose other rows nobody
+ * reads. mask: additive, [..., 1 or T, T]; ffn NULL: the dense MLP. */
 uz_tensor *uz_transformer_block_forward_rows(uz_ctx *ctx, const uz_transformer_block *b,
                                              uz_tensor *x, uz_tensor *mask, bool training,
                                              uz_transformer_ffn ffn, const void *arg,

@@ -152,7 +152,9 @@ static uz_tensor *decode(uz_ctx *ctx, const uz_unified_decoder *dec,
     const uz_unified_decoder_config *c = &dec->cfg;
     uz_moe_segment segs[UZ_DECODER_MAX_PARTS], kept[UZ_DECODER_MAX_PARTS];
     uz_tensor *x = assemble(ctx, dec, parts, n_parts, true, segs);
-    if (x && rows && (rows[0] < 0 || rows[1] < 1 || rows[0] + rows[1] > x->shape[1])) {
+    if (!x)
+        return NULL;
+    if (rows && (rows[0] < 0 || rows[1] < 1 || rows[0] + rows[1] > x->shape[1])) {
         UZ_FAIL(UZ_ERR_ARG, "unified_decoder: rows [%lld, %lld) of %lld positions",
                 (long long)rows[0], (long long)(rows[0] + rows[1]), (long long)x->shape[1]);
         return NULL;
@@ -161,7 +163,9 @@ static uz_tensor *decode(uz_ctx *ctx, const uz_unified_decoder *dec,
         moe_arg arg = {&dec->moe[i], segs, n_parts};
         uz_transformer_ffn ffn = c->moe ? moe_branch : NULL;
         if (rows && i == c->layers - 1) {
-            arg = (moe_arg){&dec->moe[i], kept, segments_in(segs, n_parts, rows[0], rows[1], kept)};
+            if (c->moe) /* the last layer's feed-forward sees only the kept rows */
+                arg = (moe_arg){&dec->moe[i], kept,
+                                segments_in(segs, n_parts, rows[0], rows[1], kept)};
             x = uz_transformer_block_forward_rows(ctx, &dec->layers[i], x, mask, training, ffn,
                                                   &arg, rows[0], rows[1]);
         } else if (c->moe) {

@@ -82,9 +82,9 @@ uz_tensor *uz_unified_decoder_forward(uz_ctx *ctx, const uz_unified_decoder *dec
 
 /* Rows [start, start + len) of uz_unified_decoder_forward's result ->
  * [B, len, d], with the last layer run on those rows alone (its keys and
- * values still from every position): the same numbers for a fraction of
- * the last layer's work when only some outputs are read (<SPE>, the
- * regions, the caption queries). */
+ * values still from every position): the same values up to float rounding
+ * for a fraction of the last layer's work when only some outputs are read
+ * (<SPE>, the regions, the caption queries). */
 uz_tensor *uz_unified_decoder_forward_rows(uz_ctx *ctx, const uz_unified_decoder *dec,
                                            const uz_decoder_part *parts, int n_parts,
                                            uz_tensor *mask, bool training, int64_t start,

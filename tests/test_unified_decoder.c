@@ -406,12 +406,15 @@ enum { ROWS_PARAMS_MAX = 64 };
 static uz_tensor *rows_pass(uz_ctx *ctx, const uz_unified_decoder *dec, bool rows_only,
                             int64_t start, int64_t len, uz_tensor **inputs)
 {
-    static float a[3][UZ_MOE_ATTR_DIM];
+    /* Four attributes, one per part (the regions routed as detection's),
+     * so that a segment cut at the wrong place changes a route. */
+    static float a[4][UZ_MOE_ATTR_DIM];
     UZ_CK_OK(uz_moe_attribute(UZ_MOE_CAPTION, false, UZ_MOE_IMAGE, a[0]));
-    UZ_CK_OK(uz_moe_attribute(UZ_MOE_CAPTION, false, UZ_MOE_TEXT, a[1]));
-    UZ_CK_OK(uz_moe_attribute(UZ_MOE_CAPTION, false, UZ_MOE_CAPTION_QUERY, a[2]));
+    UZ_CK_OK(uz_moe_attribute(UZ_MOE_DETECT, false, UZ_MOE_IMAGE, a[1]));
+    UZ_CK_OK(uz_moe_attribute(UZ_MOE_CAPTION, false, UZ_MOE_TEXT, a[2]));
+    UZ_CK_OK(uz_moe_attribute(UZ_MOE_CAPTION, false, UZ_MOE_CAPTION_QUERY, a[3]));
     const int64_t n[4] = {2, N_IMG - 2, LEN, LEN};
-    const float *attr[4] = {a[0], a[0], a[1], a[2]};
+    const float *attr[4] = {a[0], a[1], a[2], a[3]};
     const uz_token_type type[4] = {UZ_TOKEN_IMAGE_GLOBAL, UZ_TOKEN_IMAGE_REGION, UZ_TOKEN_TEXT,
                                    UZ_TOKEN_CAPTION_QUERY};
     uz_decoder_part parts[4];
@@ -425,9 +428,11 @@ static uz_tensor *rows_pass(uz_ctx *ctx, const uz_unified_decoder *dec, bool row
     if (rows_only)
         h = uz_unified_decoder_forward_rows(ctx, dec, parts, 4, mask, false, start, len);
     else
-        h = uz_narrow(ctx, uz_unified_decoder_forward(ctx, dec, parts, 4, mask, false), 1, start,
-                      len);
+        h = uz_contiguous(ctx, uz_narrow(ctx, uz_unified_decoder_forward(ctx, dec, parts, 4, mask,
+                                                                         false),
+                                         1, start, len));
     UZ_CK_NOTNULL(h);
+    ck_assert(h->ndim == 3 && h->shape[0] == 2 && h->shape[1] == len && h->shape[2] == D);
     uz_tensor *w = uz_test_rand(ctx, 3, (int64_t[]){2, len, D}, 99, -1, 1);
     UZ_CK_OK(uz_backward(ctx, weighted_sum(ctx, h, w)));
     return h;
@@ -463,19 +468,17 @@ static void check_rows(bool moe, int64_t start, int64_t len)
     uz_tensor *full = rows_pass(full_ctx, &dec, false, start, len, full_in);
     uz_tensor *pg[ROWS_PARAMS_MAX];
     for (int i = 0; i < np; i++) {
-        uz_tensor *g = uz_params_at(p, i)->grad;
-        pg[i] = g ? uz_tensor_from(full_ctx, g->ndim, g->shape, g->data) : NULL; /* a copy */
+        const uz_tensor *g = uz_params_at(p, i)->grad;
+        pg[i] = uz_tensor_from(full_ctx, g->ndim, g->shape, g->data); /* a copy */
     }
     uz_params_zero_grad(p);
     uz_tensor *rows = rows_pass(rows_ctx, &dec, true, start, len, rows_in);
     ck_assert(rows_close(full, rows));
     for (int i = 0; i < 4; i++)
         ck_assert_msg(rows_close(full_in[i]->grad, rows_in[i]->grad), "input %d's gradient", i);
-    for (int i = 0; i < np; i++) {
-        uz_tensor *g = uz_params_at(p, i)->grad;
-        ck_assert_msg((g == NULL) == (pg[i] == NULL), "%s", uz_params_at(p, i)->name);
-        ck_assert_msg(!g || rows_close(pg[i], g), "%s's gradient", uz_params_at(p, i)->name);
-    }
+    for (int i = 0; i < np; i++)
+        ck_assert_msg(rows_close(pg[i], uz_params_at(p, i)->grad), "%s's gradient",
+                      uz_params_at(p, i)->name);
     uz_ctx_free(rows_ctx);
     uz_ctx_free(full_ctx);
     uz_params_free(p);
@@ -490,7 +493,8 @@ START_TEST(test_forward_rows)
     }
     uz_params *p = uz_params_new();
     uz_unified_decoder dec;
-    uz_unified_decoder_config dc = {.width = D, .heads = HEADS, .tasks = 1};
+    /* One layer: the last, so a bad mask meets the rows path first. */
+    uz_unified_decoder_config dc = {.width = D, .heads = HEADS, .layers = 1, .tasks = 1};
     UZ_CK_OK(uz_unified_decoder_declare(&dec, p, "dec.", &dc));
     UZ_CK_OK(uz_params_finalize(p));
     uz_ctx *ctx = uz_ctx_new(0, 0);
@@ -500,6 +504,19 @@ START_TEST(test_forward_rows)
     ck_assert_ptr_null(uz_unified_decoder_forward_rows(ctx, &dec, &part, 1, NULL, false, 2, 3));
     ck_assert_ptr_nonnull(strstr(uz_error_message(), "rows [2, 5) of 4 positions"));
     ck_assert_ptr_null(uz_unified_decoder_forward_rows(ctx, &dec, &part, 1, NULL, false, 0, 0));
+    ck_assert_ptr_nonnull(strstr(uz_error_message(), "rows [0, 0) of 4 positions"));
+    /* A mask whose query rows are neither 1 nor T. */
+    uz_tensor *bad = uz_tensor_zeros(ctx, 4, (int64_t[]){1, 1, 3, 4});
+    ck_assert_ptr_null(uz_unified_decoder_forward_rows(ctx, &dec, &part, 1, bad, false, 0, 1));
+    ck_assert_ptr_nonnull(strstr(uz_error_message(), "neither 1 nor 4 query rows"));
+    /* A padding mask [B, 1, 1, T] broadcasts over the kept rows as over all. */
+    uz_tensor *pad = uz_tensor_zeros(ctx, 4, (int64_t[]){2, 1, 1, 4});
+    pad->data[3] = -INFINITY;
+    uz_tensor *all = uz_unified_decoder_forward(ctx, &dec, &part, 1, pad, false);
+    uz_tensor *kept = uz_unified_decoder_forward_rows(ctx, &dec, &part, 1, pad, false, 1, 2);
+    UZ_CK_NOTNULL(kept);
+    uz_tensor *want = uz_contiguous(ctx, uz_narrow(ctx, all, 1, 1, 2));
+    ck_assert_double_le(uz_test_max_abs_diff(want, kept), 1e-5);
     uz_ctx_free(ctx);
     uz_params_free(p);
 }
