@@ -110,15 +110,14 @@ static uz_tensor *self_attention(uz_ctx *ctx, const uz_transformer_block *b, uz_
         kv = uz_linear(ctx, h, uz_narrow(ctx, b->qkv_w, 0, C, 2 * C),
                        uz_narrow(ctx, b->qkv_b, 0, C, 2 * C));
         kv_at = 0;
-        if (mask && (mask->ndim < 2 || (mask->shape[mask->ndim - 2] != 1 &&
-                                        mask->shape[mask->ndim - 2] != T))) {
+        int64_t mask_rows = mask && mask->ndim >= 2 ? mask->shape[mask->ndim - 2] : 1;
+        if (mask && (mask->ndim < 2 || (mask_rows != 1 && mask_rows != T))) {
             char s[UZ_SHAPE_STR_LEN];
             UZ_FAIL(UZ_ERR_ARG, "transformer: mask %s has neither 1 nor %lld query rows",
                     uz_shape_str(mask, s, sizeof s), (long long)T);
             return NULL;
         }
-        if (mask && mask->shape[mask->ndim - 2] != 1 &&
-            !(mask = uz_narrow(ctx, mask, mask->ndim - 2, rows[0], rows[1])))
+        if (mask_rows != 1 && !(mask = uz_narrow(ctx, mask, mask->ndim - 2, rows[0], rows[1])))
             return NULL;
         T = rows[1];
     } else {

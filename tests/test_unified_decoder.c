@@ -420,7 +420,6 @@ static uz_tensor *rows_pass(uz_ctx *ctx, const uz_unified_decoder *dec, bool row
     uz_decoder_part parts[4];
     for (int i = 0; i < 4; i++) {
         inputs[i] = uz_test_rand(ctx, 3, (int64_t[]){2, n[i], D}, 11 + (uint64_t)i, -1, 1);
-        uz_tensor_set_requires_grad(inputs[i], true);
         parts[i] = (uz_decoder_part){inputs[i], type[i], attr[i]};
     }
     uz_tensor *mask = uz_caption_mask(ctx, 2, N_IMG, LEN, (int64_t[]){LEN, 3});
