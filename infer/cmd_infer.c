@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "infer_draw.h"
 
+#include "core/clock.h"
 #include "datasets/datasets.h"
 #include "models/generalist_model.h"
 #include "vision/image.h"
@@ -17,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 enum {
     MAX_SETS = 64,
@@ -56,13 +56,6 @@ static void usage(FILE *f)
             "  --batch      images per forward pass (default 32)\n"
             "  --set        override a field of the stored config, e.g. model.tokenizer=FILE\n"
             "Prints one JSON object per image on stdout; a summary goes to stderr.\n");
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* A growable list of owned strings, with the list-file line of each. */
@@ -717,10 +710,10 @@ static int infer_with(infer_run *r, const uz_model *m, double t0)
     }
     if ((a->draw || a->draw_dir) && !(r->draw_paths = draw_paths(a, r->inputs)))
         return 1;
-    double t1 = now_s();
+    double t1 = uz_clock_s();
     if (infer_all(r) != 0)
         return 1;
-    double t2 = now_s(), n = (double)r->inputs->n;
+    double t2 = uz_clock_s(), n = (double)r->inputs->n;
     fprintf(stderr,
             "infer: %.0f images (%s) in %.2f s, %.1f images/s; model load %.2f s; peak memory "
             "%.0f MiB\n",
@@ -753,7 +746,7 @@ int uz_cmd_infer(int argc, char **argv)
         list_free(&inputs);
         return r > 0 ? 0 : 2;
     }
-    double t0 = now_s();
+    double t0 = uz_clock_s();
     uz_train_config cfg;
     uz_model *m = NULL;
     int rc = 2;

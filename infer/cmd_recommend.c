@@ -3,13 +3,13 @@
  * data from a seqrec model (recsys/recommend.h), written atomically. */
 #include "cli.h"
 
+#include "core/clock.h"
 #include "models/seqrec.h"
 #include "recsys/recommend.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 enum { MAX_SETS = 64 };
 
@@ -25,13 +25,6 @@ static void usage(FILE *f)
             "  --format        tsv (user, rank, item, score[, title]) or jsonl (default: from\n"
             "                  the extension of --out)\n"
             "  --keep-history  allow items already in the user's history (excluded by default)\n");
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 typedef struct rec_args {
@@ -95,7 +88,7 @@ int uz_cmd_recommend(int argc, char **argv)
     int r = parse(argc, argv, &a);
     if (r)
         return r > 0 ? 0 : 2;
-    double t0 = now_s();
+    double t0 = uz_clock_s();
     uz_train_config cfg;
     uz_model *m = NULL;
     if (!uz_cli_load_model("recommend", a.ckpt, a.data, a.sets, a.n_sets, &cfg, &m))
@@ -115,16 +108,16 @@ int uz_cmd_recommend(int argc, char **argv)
         uz_recommend_opts o = {.topk = a.topk, .max_len = enc->cfg.max_len,
                                .keep_history = a.keep_history};
         uz_recs_format fmt = a.format >= 0 ? (uz_recs_format)a.format : uz_recs_format_for(a.out);
-        double t1 = now_s();
+        double t1 = uz_clock_s();
         if (uz_recommend_topk(d, uz_sasrec_encode, &runner, enc->item_emb->data,
                               enc->cfg.hidden, &o, &recs) != UZ_OK) {
             uz_cli_error("recommend", NULL);
         } else {
-            double t2 = now_s();
+            double t2 = uz_clock_s();
             if (uz_recs_write(&recs, d, fmt, a.out) != UZ_OK) {
                 uz_cli_error("recommend", NULL);
             } else {
-                double t3 = now_s();
+                double t3 = uz_clock_s();
                 printf("recommend: top-%lld for %lld users over %lld items to %s (%s): load %.2f "
                        "s, scoring %.2f s, writing %.2f s; peak memory %.0f MiB\n",
                        a.topk, (long long)recs.n_users, (long long)d->n_items, a.out,

@@ -3,7 +3,8 @@
  * batch is fitted; captioning's teacher forcing cannot see the future
  * (changing caption tokens after j leaves query outputs up to j alone);
  * greedy and beam captions, detections and class probabilities are well
- * formed; evaluation reports every metric in range; bad configs and data
+ * formed; evaluation reports every metric in range; a fresh run's backbone
+ * pre-training moves the backbone and nothing else; bad configs and data
  * name the field or file. */
 #include <check.h>
 #include <math.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "gradcheck.h"
 #include "core/unizoo.h"
 #include "datasets/datasets.h"
 #include "models/generalist_model.h"
@@ -364,9 +366,42 @@ START_TEST(test_predict_and_eval)
 }
 END_TEST
 
+START_TEST(test_prepare_pretrains_backbone_only)
+{
+    uz_model *m = NULL;
+    UZ_CK_OK(build(",\"pretrain_steps\":3,\"pretrain_batch\":8", &m));
+    int64_t n = uz_params_numel(m->params);
+    float *before = malloc(sizeof(float) * (size_t)n);
+    memcpy(before, uz_params_data(m->params), sizeof(float) * (size_t)n);
+    UZ_CK_OK(m->ops->prepare(m));
+    int moved = 0;
+    for (int i = 0; i < uz_params_count(m->params); i++) {
+        uz_tensor *t = uz_params_at(m->params, i);
+        bool changed = memcmp(t->data, before + (t->data - uz_params_data(m->params)),
+                              sizeof(float) * (size_t)uz_tensor_numel(t)) != 0;
+        ck_assert_msg(changed == (strncmp(t->name, "image.backbone.", 15) == 0), "%s %s",
+                      t->name, changed ? "changed" : "did not change");
+        moved += changed;
+    }
+    ck_assert_int_ge(moved, 7);
+    free(before);
+    uz_model_free(m);
+    /* pretrain_steps 0 (the default) leaves every parameter as it was */
+    UZ_CK_OK(build("", &m));
+    memcpy(before = malloc(sizeof(float) * (size_t)n), uz_params_data(m->params),
+           sizeof(float) * (size_t)n);
+    UZ_CK_OK(m->ops->prepare(m));
+    ck_assert(memcmp(before, uz_params_data(m->params), sizeof(float) * (size_t)n) == 0);
+    free(before);
+    uz_model_free(m);
+}
+END_TEST
+
 START_TEST(test_bad_config_and_data)
 {
     uz_model *m = NULL;
+    ck_assert_int_ne(build(",\"pretrain_lr\":0", &m), UZ_OK);
+    ck_assert_ptr_nonnull(strstr(uz_error_message(), "model.pretrain_lr"));
     ck_assert_int_ne(build(",\"tasks\":[\"classify\",\"classify\"]", &m), UZ_OK);
     ck_assert_ptr_nonnull(strstr(uz_error_message(), "model.tasks.1"));
     ck_assert_int_ne(build(",\"top_k\":3,\"experts\":2", &m), UZ_OK);
@@ -398,6 +433,7 @@ Suite *make_suite(void)
     tcase_add_test(tc, test_caption_no_future);
     tcase_add_test(tc, test_caption_step_matches_full_pass);
     tcase_add_test(tc, test_predict_and_eval);
+    tcase_add_test(tc, test_prepare_pretrains_backbone_only);
     tcase_add_test(tc, test_bad_config_and_data);
     suite_add_tcase(s, tc);
     return s;

@@ -74,6 +74,11 @@ typedef struct uz_model_ops {
      * here). Enumerated after set_optim. */
     int (*state_count)(const uz_model *m);
     uz_model_state (*state_at)(const uz_model *m, int i);
+    /* Optional: work a fresh run does once before its first step (the
+     * generalist pre-trains its backbone). A resumed run skips it, since
+     * its checkpoint holds the outcome. Deterministic, so every rank
+     * reaches the same weights without communicating. */
+    uz_status (*prepare)(uz_model *m);
 } uz_model_ops;
 
 struct uz_model {

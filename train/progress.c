@@ -1,6 +1,7 @@
 /* Progress output, metrics lines and the loss history of a training run. */
 #include "train/progress.h"
 
+#include "core/clock.h"
 #include "core/file_io.h"
 #include "train/plot.h"
 
@@ -11,17 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 enum { PATH_MAX_LEN = 4096, BAR_WIDTH = 24 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static uz_status mkdir_p(const char *dir)
 {
@@ -144,7 +137,7 @@ uz_status uz_progress_open(uz_progress *p, const uz_train_config *cfg, const cha
     memset(p, 0, sizeof *p);
     p->cfg = cfg;
     p->first_step = from;
-    p->t0 = p->last_draw = now_s();
+    p->t0 = p->last_draw = uz_clock_s();
     if (!rank0)
         return UZ_OK;
     p->out = mode == UZ_PROGRESS_OFF ? NULL : out ? out : stdout;
@@ -253,7 +246,7 @@ uz_status uz_progress_step(uz_progress *p, const uz_step_record *r)
         return UZ_OK;
     p->sum += r->loss;
     p->count++;
-    double t = now_s(), rate = (double)(r->step - p->first_step) / fmax(t - p->t0, 1e-9);
+    double t = uz_clock_s(), rate = (double)(r->step - p->first_step) / fmax(t - p->t0, 1e-9);
     char eta[32];
     clock_str(eta, sizeof eta, (double)(cfg->steps - r->step) / rate);
     bool at_log = r->step % cfg->log_every == 0 || r->step == cfg->steps;

@@ -19,6 +19,7 @@
  * without saving any RNG position beyond the seed. */
 #include "train/trainer.h"
 
+#include "core/clock.h"
 #include "core/unizoo.h"
 #include "train/checkpoint.h"
 #include "train/order.h"
@@ -27,7 +28,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 enum { PATH_LEN = 4096 };
 
@@ -57,13 +57,6 @@ typedef struct trainer {
     bool have_ckpt, have_best, stopped_early;
     int64_t ckpt_step;
 } trainer;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Fresh streams per (step, micro-batch, task); each leaves 2^16 random ops. */
 static uint64_t step_stream(int64_t step, int micro, int task)
@@ -614,8 +607,12 @@ static uz_status setup(trainer *t)
     t->state = (uz_train_state){.batch = cfg->batch, .lr_mult = 1.0, .best = -INFINITY};
     if (t->opts->out_dir)
         ckpt_paths(t, t->opts->out_dir);
-    if (t->opts->resume_dir && (st = resume(t, t->opts->resume_dir)) != UZ_OK)
+    if (t->opts->resume_dir) {
+        if ((st = resume(t, t->opts->resume_dir)) != UZ_OK)
+            return st;
+    } else if (t->model->ops->prepare && (st = t->model->ops->prepare(t->model)) != UZ_OK) {
         return st;
+    }
     /* Every rank derives its own seed (the checkpoint records rank 0's). */
     t->state.rng_seed = cfg->seed + 0x9E3779B97F4A7C15ULL * (uint64_t)(t->rank + 1);
     uz_ctx_set_seed(t->ctx, t->state.rng_seed);
@@ -642,7 +639,7 @@ static void teardown(trainer *t)
 static uz_status loop(trainer *t, uz_train_result *res)
 {
     const uz_train_config *cfg = t->cfg;
-    double t0 = now_s(), before = t->state.elapsed;
+    double t0 = uz_clock_s(), before = t->state.elapsed;
     int64_t first = t->state.step;
     uz_status st = UZ_OK;
     bool stop = false;
@@ -659,7 +656,7 @@ static uz_status loop(trainer *t, uz_train_result *res)
             return st;
         }
         t->state.step++;
-        rec.time = before + (now_s() - t0);
+        rec.time = before + (uz_clock_s() - t0);
         if ((st = uz_progress_step(&t->log, &rec)) != UZ_OK)
             return st;
         if (res) {
@@ -677,10 +674,10 @@ static uz_status loop(trainer *t, uz_train_result *res)
             t->stopped_early = true;
         }
         if ((cfg->ckpt_every && s % cfg->ckpt_every == 0) || last || stop)
-            if ((st = save_checkpoint(t, before + (now_s() - t0))) != UZ_OK)
+            if ((st = save_checkpoint(t, before + (uz_clock_s() - t0))) != UZ_OK)
                 return st;
     }
-    double dt = now_s() - t0;
+    double dt = uz_clock_s() - t0;
     bool interrupted = stop && !t->stopped_early;
     if (!interrupted && (st = evaluate_best(t, res)) != UZ_OK)
         return st;
