@@ -120,6 +120,9 @@ static const uz_zoo_entry ZOO[] = {
     "\"optim\":{\"kind\":\"" kind "\",\"weight_decay\":0.05,\"max_grad_norm\":1,"             \
     "\"exclude\":\"bias,norm,ln,embed,spe,logit_scale\"},"
 #define GEN_CLASSIFY_BATCH "\"batch\":128"
+/* Two epochs of the training digits for the backbone alone before step 1
+ * (models/backbone_pretrain.h): the paper's backbones start trained. */
+#define GEN_PRETRAIN "\"pretrain_steps\":960"
 #define GEN_TASKS4                                                                                 \
     "\"tasks\":[{\"name\":\"classify\",\"ratio\":0.2," GEN_CLASSIFY_BATCH "},"                        \
     "{\"name\":\"detect\",\"ratio\":0.35},"                                                          \
@@ -129,16 +132,16 @@ static const uz_zoo_entry ZOO[] = {
      "{\"name\":\"generalist\",\"family\":\"generalist\","
      "\"description\":\"Uni-Perceiver v2-style generalist: classification (Fashion-MNIST), "
      "detection, captioning and retrieval (scenes), unmixed sampling, MT-AdamW\","
-     "\"model\":{}," GEN_TRAIN(2400, 0.00025) GEN_OPTIM("mt-adamw") GEN_TASKS4},
+     "\"model\":{" GEN_PRETRAIN "}," GEN_TRAIN(2400, 0.00025) GEN_OPTIM("mt-adamw") GEN_TASKS4},
     {"generalist-adamw",
      "{\"name\":\"generalist-adamw\",\"family\":\"generalist\","
      "\"description\":\"the generalist with plain AdamW (the MT-AdamW ablation)\","
-     "\"model\":{}," GEN_TRAIN(2400, 0.0005) GEN_OPTIM("adamw") GEN_TASKS4},
+     "\"model\":{" GEN_PRETRAIN "}," GEN_TRAIN(2400, 0.0005) GEN_OPTIM("adamw") GEN_TASKS4},
 #define GEN_SPECIALIST(task, steps, batch)                                                         \
     {"specialist-" task,                                                                           \
      "{\"name\":\"specialist-" task "\",\"family\":\"generalist\","                                \
      "\"description\":\"the generalist's model trained on " task " alone (a specialist)\","       \
-     "\"model\":{\"tasks\":[\"" task "\"]}," GEN_TRAIN(steps, 0.0005) GEN_OPTIM("adamw")                   \
+     "\"model\":{" GEN_PRETRAIN ",\"tasks\":[\"" task "\"]}," GEN_TRAIN(steps, 0.0005) GEN_OPTIM("adamw")                   \
      "\"tasks\":[{\"name\":\"" task "\"" batch "}]}"}
     GEN_SPECIALIST("classify", 480, "," GEN_CLASSIFY_BATCH),
     GEN_SPECIALIST("detect", 840, ""),
@@ -146,6 +149,7 @@ static const uz_zoo_entry ZOO[] = {
     GEN_SPECIALIST("retrieve", 480, ""),
 #undef GEN_SPECIALIST
 #undef GEN_TASKS4
+#undef GEN_PRETRAIN
 #undef GEN_CLASSIFY_BATCH
 #undef GEN_OPTIM
 #undef GEN_TRAIN

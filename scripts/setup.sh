@@ -9,7 +9,7 @@
 #     users by title from `unizoo recommend` (runs/mclrec-ml100k);
 #  3. the generalist: scenes composed from Fashion-MNIST (`unizoo data
 #     scenes`), a SentencePiece tokenizer over their captions, the default
-#     four-task config (about 25 minutes on 2 free cores; runs/generalist), then
+#     four-task config (about 27 minutes on 2 free cores; runs/generalist), then
 #     a test scene captioned and detected by `unizoo infer` (boxes drawn to
 #     runs/generalist/scene.png).
 # Extra arguments go to the first `unizoo train` (e.g. --set train.steps=500);

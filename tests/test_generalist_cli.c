@@ -82,7 +82,8 @@ static void setup(void)
             "--set", "model.queries=4", "--set", "model.rpn_layers=1", "--set",
             "model.text_layers=1", "--set", "model.decoder_layers=1", "--set", "model.pools=1",
             "--set", "model.caption_len=8", "--set", "model.train_limit=32", "--set",
-            "model.test_limit=8", "--set", "model.eval_limit=8", NULL});
+            "model.test_limit=8", "--set", "model.eval_limit=8", "--set",
+            "model.pretrain_steps=2", NULL});
 }
 
 static void teardown(void)
