@@ -37,6 +37,7 @@ typedef struct uz_gen_config {
     int heads;
     int64_t widths[4];      /* backbone stem, F1, F2, F3 */
     int rpn_layers, queries, pools;
+    uz_rpn_query_content query_content;
     int text_layers, decoder_layers;
     int64_t vocab;          /* from the tokenizer */
     int64_t text_len;       /* class names and retrieval texts */

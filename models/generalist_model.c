@@ -217,6 +217,10 @@ static uz_status parse_config(const cJSON *c, gen_model *gm, uz_gen_config *cfg)
     memcpy(cfg->widths, widths, sizeof widths);
     TRY(int_field(c, "rpn_layers", 1, UZ_RPN_MAX_LAYERS, &cfg->rpn_layers));
     TRY(int_field(c, "queries", 1, 1024, &cfg->queries));
+    static const char *const query_contents[] = {"learned", "selected"};
+    int qc;
+    TRY(uz_cfg_enum(c, "model", "query_content", query_contents, 2, &qc));
+    cfg->query_content = qc == 0 ? UZ_RPN_QUERY_LEARNED : UZ_RPN_QUERY_SELECTED;
     TRY(int_field(c, "pools", 0, UZ_MAX_ATTN_POOLS, &cfg->pools));
     TRY(int_field(c, "text_layers", 1, UZ_TEXT_MAX_LAYERS, &cfg->text_layers));
     TRY(int_field(c, "decoder_layers", 1, UZ_DECODER_MAX_LAYERS, &cfg->decoder_layers));
@@ -390,7 +394,8 @@ const uz_model_family uz_family_generalist = {
         "\"fmnist\":\"\",\"scenes\":\"~/.cache/unizoo/scenes\","
         "\"tokenizer\":\"~/.cache/unizoo/scenes/tokenizer.model\",\"vocab\":512,"
         "\"channels\":1,\"cls_size\":32,\"scene_size\":64,\"width\":128,\"heads\":4,"
-        "\"backbone\":[16,32,64,128],\"rpn_layers\":2,\"queries\":16,\"pools\":2,"
+        "\"backbone\":[16,32,64,128],\"rpn_layers\":2,\"queries\":16,"
+        "\"query_content\":\"learned\",\"pools\":2,"
         "\"text_layers\":2,\"decoder_layers\":2,\"text_len\":8,\"caption_len\":16,"
         "\"moe\":true,\"experts\":4,\"top_k\":2,\"dropout\":0,"
         "\"cost_obj\":2,\"cost_l1\":5,\"cost_giou\":2,\"w_obj\":1,\"w_l1\":5,\"w_giou\":2,"

@@ -27,6 +27,7 @@ uz_status uz_gen_declare(uz_generalist *g, uz_params *p, const uz_gen_config *cf
     ic.ffn_hidden = 4 * cfg->width;
     ic.n_queries = cfg->queries;
     ic.n_layers = cfg->rpn_layers;
+    ic.query_content = cfg->query_content;
     ic.n_pools = cfg->pools;
     ic.dropout = cfg->dropout;
     uz_text_encoder_config tc = {.vocab = cfg->vocab,

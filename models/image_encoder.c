@@ -35,7 +35,8 @@ uz_status uz_image_encoder_declare(uz_image_encoder *e, uz_params *p, const char
         .in_channels = {c->backbone.widths[2], c->backbone.widths[3]},
         .decoder = {.width = c->width, .heads = c->heads, .ffn_hidden = c->ffn_hidden,
                     .dropout = c->dropout, .ln_eps = c->ln_eps},
-        .n_queries = c->n_queries, .n_layers = c->n_layers, .anchor_size = c->anchor_size};
+        .n_queries = c->n_queries, .n_layers = c->n_layers, .anchor_size = c->anchor_size,
+        .query_content = c->query_content};
     uz_global_tokens_config gc = {.in_channels = c->backbone.widths[3], .width = c->width,
                                   .heads = c->heads, .n_pools = c->n_pools};
     if (uz_backbone_declare(&e->backbone, p, sub[0], &c->backbone) != UZ_OK ||

@@ -22,6 +22,7 @@ typedef struct uz_image_encoder_config {
     int n_layers;                /* L decoder layers of the proposal encoder */
     int n_pools;                 /* M' attention pools */
     float anchor_size;           /* F2's anchor side; 0 means 0.1 */
+    uz_rpn_query_content query_content; /* the proposal queries' initial contents */
     float dropout;               /* decoder residual dropout */
     float ln_eps;                /* 0 means 1e-5 */
 } uz_image_encoder_config;

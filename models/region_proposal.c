@@ -38,6 +38,10 @@ static uz_status check_config(uz_region_proposal_config *c)
     if (c->n_layers <= 0 || c->n_layers > UZ_RPN_MAX_LAYERS)
         return UZ_FAIL(UZ_ERR_ARG, "region_proposal: n_layers is %d, must be in [1, %d]",
                        c->n_layers, UZ_RPN_MAX_LAYERS);
+    if (c->query_content != UZ_RPN_QUERY_LEARNED && c->query_content != UZ_RPN_QUERY_SELECTED)
+        return UZ_FAIL(UZ_ERR_ARG, "region_proposal: query_content is %d, must be learned (%d) "
+                       "or selected (%d)", (int)c->query_content, UZ_RPN_QUERY_LEARNED,
+                       UZ_RPN_QUERY_SELECTED);
     if (!(c->anchor_size > 0.0f && c->anchor_size < 0.5f))
         return UZ_FAIL(UZ_ERR_ARG, "region_proposal: anchor_size is %g, must be in (0, 0.5)",
                        (double)c->anchor_size);
@@ -54,8 +58,10 @@ uz_status uz_region_proposal_declare(uz_region_proposal *r, uz_params *p, const 
     const uz_region_proposal_config *c = &r->cfg;
     int64_t d = c->decoder.width;
     r->level_embed = uz_nn_param(p, prefix, "level_embed", 2, (int64_t[]){2, d});
-    r->tgt_embed = uz_nn_param(p, prefix, "tgt_embed.weight", 2, (int64_t[]){c->n_queries, d});
-    if (!r->level_embed || !r->tgt_embed ||
+    r->tgt_embed = c->query_content == UZ_RPN_QUERY_LEARNED
+                       ? uz_nn_param(p, prefix, "tgt_embed.weight", 2, (int64_t[]){c->n_queries, d})
+                       : NULL;
+    if (!r->level_embed || (c->query_content == UZ_RPN_QUERY_LEARNED && !r->tgt_embed) ||
         uz_nn_conv2d_declare(&r->input_proj[0], p, prefix, "input_proj.0", c->in_channels[0], d,
                              1, 1, 0) != UZ_OK ||
         uz_nn_conv2d_declare(&r->input_proj[1], p, prefix, "input_proj.1", c->in_channels[1], d,
@@ -99,7 +105,8 @@ void uz_region_proposal_init(uz_region_proposal *r, uint64_t seed)
     uz_nn_conv2d_init(&r->input_proj[0], seed);
     uz_nn_conv2d_init(&r->input_proj[1], seed);
     uz_param_init_normal(r->level_embed, seed, uz_nn_stream(r->level_embed), 0.0f, 1.0f);
-    uz_param_init_normal(r->tgt_embed, seed, uz_nn_stream(r->tgt_embed), 0.0f, 1.0f);
+    if (r->tgt_embed)
+        uz_param_init_normal(r->tgt_embed, seed, uz_nn_stream(r->tgt_embed), 0.0f, 1.0f);
     uz_nn_linear_init(&r->enc_output, seed);
     uz_nn_layer_norm_init(&r->enc_output_norm);
     init_score_head(&r->enc_score_head, seed);
@@ -269,15 +276,17 @@ uz_status uz_region_proposal_forward(uz_ctx *ctx, const uz_region_proposal *r, u
      * (as references and in the loss), so it runs on those alone: DINO's
      * code boxes every token, N / Q times the rows (20 for the scenes). */
     uz_tensor *anchors = anchor_logits(ctx, hw, c->anchor_size);
-    uz_tensor *deltas = uz_mlp_forward(ctx, &r->enc_bbox_head,
-                                       selected_rows(ctx, o, N, out->selected, B, Q));
+    uz_tensor *picked = selected_rows(ctx, o, N, out->selected, B, Q);
+    uz_tensor *deltas = uz_mlp_forward(ctx, &r->enc_bbox_head, picked);
     uz_tensor *enc = uz_sigmoid(ctx, uz_add(ctx, deltas, selected_rows(ctx, anchors, N,
                                                                         out->selected, B, Q)));
     out->enc_boxes = uz_reshape(ctx, enc, 3, (int64_t[]){B, Q, 4});
     uz_tensor *ref = values_of(ctx, out->enc_boxes);
     if (!ref)
         return uz_error_status();
-    uz_tensor *tgt = uz_contiguous(ctx, uz_expand(ctx, r->tgt_embed, 3, (int64_t[]){B, Q, d}));
+    uz_tensor *tgt = r->tgt_embed
+                         ? uz_contiguous(ctx, uz_expand(ctx, r->tgt_embed, 3, (int64_t[]){B, Q, d}))
+                         : values_of(ctx, uz_reshape(ctx, picked, 3, (int64_t[]){B, Q, d}));
     for (int i = 0; i < c->n_layers; i++) {
         uz_tensor *query_pos = uz_mlp_forward(ctx, &r->ref_point_head,
                                               uz_sine_encode_boxes(ctx, ref, d / 2));

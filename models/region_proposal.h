@@ -16,7 +16,10 @@
  *
  * Queries: the Q tokens of highest objectness (ties: lower index first) give
  * the initial reference boxes (values: neither the choice nor these boxes
- * carry gradient); the query contents are learned ("tgt_embed.weight" [Q, d]).
+ * carry gradient). The query contents are either learned ("tgt_embed.weight"
+ * [Q, d], DINO's mixed selection) or those tokens' LN(Linear(memory)) rows as
+ * values (MaskDINO's default, LEARN_TGT off: each query starts from what the
+ * backbone saw where it was picked; no "tgt_embed").
  * Each of the L "layers.<i>" (a DETR decoder layer) gets the query position
  * MLP(sine encoding of its reference box, d/2 features per number)
  * ("ref_point_head", MLP 2d-d-d, shared), then the shared heads score the
@@ -33,12 +36,18 @@
 
 enum { UZ_RPN_MAX_LAYERS = 8 };
 
+typedef enum uz_rpn_query_content {
+    UZ_RPN_QUERY_LEARNED,  /* DINO: tgt_embed */
+    UZ_RPN_QUERY_SELECTED  /* MaskDINO: the selected tokens' encoder outputs */
+} uz_rpn_query_content;
+
 typedef struct uz_region_proposal_config {
     int64_t in_channels[2];         /* channels of F2 and F3 */
     uz_detr_decoder_config decoder; /* d (a multiple of 4), heads, ffn, dropout, eps */
     int n_queries;                  /* Q */
     int n_layers;                   /* L, 1..UZ_RPN_MAX_LAYERS */
     float anchor_size;              /* F2's anchor side; 0 means 0.1 */
+    uz_rpn_query_content query_content;
 } uz_region_proposal_config;
 
 typedef struct uz_region_proposal {
@@ -48,7 +57,7 @@ typedef struct uz_region_proposal {
     uz_nn_linear enc_output, enc_score_head;
     uz_nn_layer_norm enc_output_norm;
     uz_mlp enc_bbox_head, ref_point_head, bbox_head;
-    uz_tensor *tgt_embed;
+    uz_tensor *tgt_embed; /* NULL for UZ_RPN_QUERY_SELECTED */
     uz_detr_decoder_layer layers[UZ_RPN_MAX_LAYERS];
     uz_nn_linear score_head;
 } uz_region_proposal;

@@ -81,18 +81,28 @@ static void expect_param_grads(uz_ctx *ctx, const uz_st_file *f, uz_params *p,
     }
 }
 
-/* Adds sum(y * w.<name>) to *loss after comparing y with <name>. */
-static void term(uz_ctx *ctx, const uz_st_file *f, const char *name, uz_tensor *y,
-                 uz_tensor **loss)
+/* Adds sum(y * <prefix>w.<name>) to *loss after comparing y with
+ * <prefix><name>. */
+static void term(uz_ctx *ctx, const uz_st_file *f, const char *prefix, const char *name,
+                 uz_tensor *y, uz_tensor **loss)
 {
-    expect(ctx, f, name, y);
-    char wname[128];
-    snprintf(wname, sizeof wname, "w.%s", name);
+    char full[128], wname[128];
+    snprintf(full, sizeof full, "%s%s", prefix, name);
+    expect(ctx, f, full, y);
+    snprintf(wname, sizeof wname, "%sw.%s", prefix, name);
     uz_tensor *s = uz_sum(ctx, uz_mul(ctx, y, ref(ctx, f, wname)), NULL, 0, false);
     *loss = *loss ? uz_add(ctx, *loss, s) : s;
 }
 
-START_TEST(test_golden_image_encoder)
+static const char *named(char *buf, size_t size, const char *prefix, const char *name)
+{
+    snprintf(buf, size, "%s%s", prefix, name);
+    return buf;
+}
+
+/* The encoder with its proposal queries' contents `qc`, against the golden
+ * tensors whose names start with `prefix`. */
+static void golden_image_encoder(uz_rpn_query_content qc, const char *prefix)
 {
     uz_ctx *ctx = uz_ctx_new(0, 0);
     uz_st_file *f = uz_golden_open(FILE_NAME);
@@ -100,11 +110,13 @@ START_TEST(test_golden_image_encoder)
     uz_params *p = uz_params_new();
     uz_image_encoder e;
     uz_image_encoder_config cfg = tiny_config();
+    cfg.query_content = qc;
     UZ_CK_OK(uz_image_encoder_declare(&e, p, "", &cfg));
     UZ_CK_OK(uz_params_finalize(p));
-    load_params(f, p, "");
+    load_params(f, p, prefix);
+    char name[128];
 
-    uz_tensor *images = ref(ctx, f, "images");
+    uz_tensor *images = ref(ctx, f, named(name, sizeof name, prefix, "images"));
     uz_tensor_set_requires_grad(images, true);
     uz_image_encoding out;
     UZ_CK_OK(uz_image_encoder_forward(ctx, &e, images, false, &out));
@@ -112,30 +124,40 @@ START_TEST(test_golden_image_encoder)
     ck_assert_int_eq(out.n_regional, 4);
 
     int32_t selected[8];
-    UZ_CK_OK(uz_st_read_i32(f, "selected", 2, (int64_t[]){2, 4}, selected));
+    UZ_CK_OK(uz_st_read_i32(f, named(name, sizeof name, prefix, "selected"), 2, (int64_t[]){2, 4}, selected));
     for (int i = 0; i < 8; i++)
         ck_assert_int_eq(out.det.selected[i], selected[i]);
 
     uz_tensor *loss = NULL;
-    term(ctx, f, "tokens", out.tokens, &loss);
-    term(ctx, f, "enc_logits", out.det.enc_logits, &loss);
-    term(ctx, f, "enc_boxes", out.det.enc_boxes, &loss);
+    term(ctx, f, prefix, "tokens", out.tokens, &loss);
+    term(ctx, f, prefix, "enc_logits", out.det.enc_logits, &loss);
+    term(ctx, f, prefix, "enc_boxes", out.det.enc_boxes, &loss);
     for (int l = 0; l < 2; l++) {
-        char name[64];
-        snprintf(name, sizeof name, "layer%d.boxes", l);
-        term(ctx, f, name, out.det.layer_boxes[l], &loss);
-        snprintf(name, sizeof name, "layer%d.logits", l);
-        term(ctx, f, name, out.det.layer_logits[l], &loss);
+        char layer[64];
+        snprintf(layer, sizeof layer, "layer%d.boxes", l);
+        term(ctx, f, prefix, layer, out.det.layer_boxes[l], &loss);
+        snprintf(layer, sizeof layer, "layer%d.logits", l);
+        term(ctx, f, prefix, layer, out.det.layer_logits[l], &loss);
     }
     ck_assert_ptr_eq(out.det.boxes, out.det.layer_boxes[1]);
     UZ_CK_OK(uz_backward(ctx, loss));
-    expect(ctx, f, "loss", uz_reshape(ctx, loss, 1, (int64_t[]){1}));
-    expect(ctx, f, "images.grad", images->grad);
-    expect_param_grads(ctx, f, p, "");
+    expect(ctx, f, named(name, sizeof name, prefix, "loss"), uz_reshape(ctx, loss, 1, (int64_t[]){1}));
+    expect(ctx, f, named(name, sizeof name, prefix, "images.grad"), images->grad);
+    expect_param_grads(ctx, f, p, prefix);
 
     uz_params_free(p);
     uz_st_close(f);
     uz_ctx_free(ctx);
+}
+
+START_TEST(test_golden_image_encoder) { golden_image_encoder(UZ_RPN_QUERY_LEARNED, ""); }
+END_TEST
+
+/* MaskDINO's query contents: no tgt_embed, and the selected encoder outputs
+ * enter as values (the reference detaches them). */
+START_TEST(test_golden_image_encoder_selected_queries)
+{
+    golden_image_encoder(UZ_RPN_QUERY_SELECTED, "sel.");
 }
 END_TEST
 
@@ -166,7 +188,7 @@ START_TEST(test_golden_detr_decoder_key_padding)
 
     uz_tensor *y = uz_detr_decoder_forward(ctx, &l, in[0], in[1], in[2], in[3], mask, false);
     uz_tensor *loss = NULL;
-    term(ctx, f, "detr.y", y, &loss);
+    term(ctx, f, "", "detr.y", y, &loss);
     UZ_CK_OK(uz_backward(ctx, loss));
     for (int i = 0; i < 4; i++) {
         char name[64];
@@ -309,6 +331,12 @@ START_TEST(test_param_names)
     float b = uz_params_find(x.p, "image.rpn.layers.1.linear1.weight")->data[0];
     ck_assert(a != b && fabsf(a) <= 1.0f / sqrtf(24.0f));
     encoder_free(&x);
+
+    uz_image_encoder_config sel = tiny_config();
+    sel.query_content = UZ_RPN_QUERY_SELECTED;
+    x = encoder_new(sel);
+    ck_assert_ptr_null(uz_params_find(x.p, "image.rpn.tgt_embed.weight"));
+    encoder_free(&x);
 }
 END_TEST
 
@@ -355,6 +383,8 @@ START_TEST(test_config_errors)
     c = tiny_config(), c.n_layers = 9, expect_config_error(c, "n_layers");
     c = tiny_config(), c.n_pools = 9, expect_config_error(c, "n_pools");
     c = tiny_config(), c.anchor_size = 0.5f, expect_config_error(c, "anchor_size");
+    c = tiny_config(), c.query_content = (uz_rpn_query_content)2,
+    expect_config_error(c, "query_content");
     c = tiny_config(), c.dropout = 1.0f, expect_config_error(c, "dropout");
     c = tiny_config(), c.ln_eps = -1.0f, expect_config_error(c, "ln_eps");
 }
@@ -392,6 +422,7 @@ Suite *make_suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_golden_image_encoder);
+    tcase_add_test(tc, test_golden_image_encoder_selected_queries);
     tcase_add_test(tc, test_golden_detr_decoder_key_padding);
     tcase_add_test(tc, test_shapes_gray_64);
     tcase_add_test(tc, test_shapes_rgb_28);

@@ -133,19 +133,23 @@ class DetrDecoderLayer(nn.Module):
 # ---- region proposals ------------------------------------------------------------------
 
 class RegionProposal(nn.Module):
-    """Two-stage DETR with binary objectness over the memory of F2 and F3."""
+    """Two-stage DETR with binary objectness over the memory of F2 and F3.
+    query_content: "learned" (DINO's tgt_embed) or "selected" (MaskDINO: the
+    selected tokens' encoder outputs, detached)."""
 
     def __init__(self, c2, c3, d, heads, ffn, n_queries, n_layers, anchor_size=0.1,
-                 dropout=0.0, eps=1e-5):
+                 dropout=0.0, eps=1e-5, query_content="learned"):
         super().__init__()
         self.d, self.n_queries, self.anchor_size = d, n_queries, anchor_size
+        self.query_content = query_content
         self.input_proj = nn.ModuleList([nn.Conv2d(c2, d, 1), nn.Conv2d(c3, d, 1)])
         self.level_embed = nn.Parameter(torch.randn(2, d))
         self.enc_output = nn.Linear(d, d)
         self.enc_output_norm = nn.LayerNorm(d, eps=eps)
         self.enc_score_head = nn.Linear(d, 1)
         self.enc_bbox_head = MLP([d, d, d, 4])
-        self.tgt_embed = nn.Embedding(n_queries, d)
+        if query_content == "learned":
+            self.tgt_embed = nn.Embedding(n_queries, d)
         self.ref_point_head = MLP([2 * d, d, d])
         self.layers = nn.ModuleList(DetrDecoderLayer(d, heads, ffn, dropout, eps)
                                     for _ in range(n_layers))
@@ -169,7 +173,10 @@ class RegionProposal(nn.Module):
         order = torch.sort(enc_logits.detach(), dim=1, descending=True, stable=True)[1]
         selected = order[:, :self.n_queries]
         ref = torch.gather(enc_boxes.detach(), 1, selected[..., None].expand(-1, -1, 4))
-        tgt = self.tgt_embed.weight[None].expand(B, -1, -1)
+        if self.query_content == "learned":
+            tgt = self.tgt_embed.weight[None].expand(B, -1, -1)
+        else:
+            tgt = torch.gather(out.detach(), 1, selected[..., None].expand(-1, -1, self.d))
         layer_boxes, layer_logits = [], []
         for layer in self.layers:
             query_pos = self.ref_point_head(sine_encode_boxes(ref, self.d // 2))
@@ -251,11 +258,11 @@ class ImageEncoder(nn.Module):
     """tokens = [global (M' + h w), regional (Q)], regional = q_sem + B(box)."""
 
     def __init__(self, channels, widths, d, heads, ffn, n_queries, n_layers, n_pools,
-                 anchor_size=0.1, dropout=0.0, eps=1e-5):
+                 anchor_size=0.1, dropout=0.0, eps=1e-5, query_content="learned"):
         super().__init__()
         self.backbone = Backbone(channels, widths)
         self.rpn = RegionProposal(widths[2], widths[3], d, heads, ffn, n_queries, n_layers,
-                                  anchor_size, dropout, eps)
+                                  anchor_size, dropout, eps, query_content)
         self.global_tokens = GlobalTokens(widths[3], d, heads, n_pools)
         self.box_encoding = BoxEncoding(d)
 
